@@ -1,0 +1,65 @@
+/* A whole virtual machine: guest memory, vCPUs, buses and the legacy PC
+ * devices, assembled from a VivMachineConfig.  The owner (vivctl, the
+ * worker) drives it from its main thread:
+ *   new → start → (stopped callback) → finish → free
+ * finish() returns VIV_STOP_NONE when a reset rebooted the machine per
+ * policy; the owner then keeps waiting for the next stopped callback. */
+#pragma once
+#include <stdint.h>
+#include "devices/bus.h"
+#include "kvm/vcpu.h"
+
+#define VIV_MACHINE_ERROR (viv_machine_error_quark ())
+GQuark viv_machine_error_quark (void);
+
+typedef enum {
+  VIV_MACHINE_ERROR_INVALID_CONFIG,  /* a value out of range: says which and why */
+  VIV_MACHINE_ERROR_FAILED,          /* the engine failed while running */
+} VivMachineError;
+
+typedef enum {
+  VIV_RESET_STOP,     /* a guest reset stops the machine */
+  VIV_RESET_REBOOT,   /* a guest reset reloads the kernel and starts again */
+} VivResetPolicy;
+
+typedef struct VivMachineConfig {
+  const char    *kernel_path;
+  const char    *initrd_path;    /* may be NULL */
+  const char    *cmdline;        /* may be NULL */
+  uint64_t       memory_bytes;
+  unsigned       n_cpus;
+  VivResetPolicy on_reset;
+  VivByteSink    console;        /* COM1 output; called from vCPU threads */
+} VivMachineConfig;
+
+typedef struct VivMachine VivMachine;
+
+/* Checks the configuration, reserves memory and loads the kernel: every
+ * mistake a user can make is reported here, before anything runs. */
+VivMachine   *viv_machine_new    (const VivMachineConfig *config, GError **error);
+void          viv_machine_free   (VivMachine *machine);
+
+/* `stopped` runs once per stop request, on whichever thread asked. */
+void          viv_machine_set_stopped_callback (VivMachine *machine,
+                                                void (*stopped) (void *ctx), void *ctx);
+gboolean      viv_machine_start  (VivMachine *machine, GError **error);
+void          viv_machine_request_stop (VivMachine *machine, VivStopReason reason, int code);
+VivStopReason viv_machine_finish (VivMachine *machine, int *code);
+/* The first fatal error of the last run, or NULL. */
+const char   *viv_machine_get_error (VivMachine *machine);
+
+/* Blocks until every vCPU is out of the guest and parked. */
+void          viv_machine_pause  (VivMachine *machine);
+void          viv_machine_resume (VivMachine *machine);
+
+/* Host → guest serial input; returns the bytes taken.  When it took fewer
+ * than offered, `ready` is called (from a vCPU thread) once there is room. */
+size_t        viv_machine_console_input (VivMachine *machine, const uint8_t *buf, size_t len);
+void          viv_machine_set_console_ready_callback (VivMachine *machine,
+                                                      void (*ready) (void *ctx), void *ctx);
+
+unsigned      viv_machine_get_n_cpus (VivMachine *machine);
+void          viv_machine_get_exit_counts (VivMachine *machine, unsigned vcpu,
+                                           uint64_t counts[VIV_EXIT_N_KINDS]);
+/* Guest RAM pages the host has actually backed, in bytes. */
+uint64_t      viv_machine_get_resident_bytes (VivMachine *machine);

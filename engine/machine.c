@@ -144,7 +144,7 @@ viv_machine_new (const VivMachineConfig *config, GError **error)
   m->config.cmdline = m->cmdline;
   m->kvm.fd = -1;
   m->vm.fd = -1;
-  m->exit_totals = g_new0 (uint64_t[VIV_EXIT_N_KINDS], VIV_MAX_VCPUS);
+  m->exit_totals = g_malloc0_n (VIV_MAX_VCPUS, sizeof *m->exit_totals);
   g_mutex_init (&m->stop_lock);
 
   if (!viv_kvm_open (&m->kvm, error)

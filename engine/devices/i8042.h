@@ -7,7 +7,10 @@ typedef struct VivI8042 VivI8042;
 
 VivI8042 *viv_i8042_new  (VivStopSink stop);
 void      viv_i8042_free (VivI8042 *kbc);
-/* Registered at VIV_PORT_I8042_DATA (len 1) and VIV_PORT_I8042_CMD (len 1):
- * offset 0 on each; the opaque tells them apart. */
+/* Registered at VIV_PORT_I8042_DATA (len 1) and VIV_PORT_I8042_CMD (len 1),
+ * both with the VivI8042 as opaque; the two ops tables tell them apart. */
 const VivDeviceOps *viv_i8042_data_ops (void);
 const VivDeviceOps *viv_i8042_cmd_ops  (void);
+/* Optional: the keyboard interrupt (ISA IRQ 1).  Without it the guest must
+ * poll; Linux's atkbd probe then waits for its timeouts. */
+void      viv_i8042_set_kbd_irq (VivI8042 *kbc, VivIrqLine kbd_irq);

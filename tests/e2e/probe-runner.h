@@ -1,0 +1,33 @@
+/* Running a VM (vivctl or QEMU) that boots the probe guest, with a time
+ * limit, collecting its serial output as lines. */
+#pragma once
+#include <glib.h>
+
+typedef struct {
+  const char *const *argv;
+  const char *input;          /* written to stdin once a line starts with input_after */
+  const char *input_after;    /* NULL: write the input at once */
+  guint       timeout_ms;
+} ProbeRunSpec;
+
+typedef struct {
+  gboolean   timed_out;
+  gboolean   exited;          /* exited normally (not by a signal) */
+  int        exit_status;     /* valid when exited */
+  GPtrArray *lines;           /* of char *, "\r\n" removed */
+  char      *err;             /* all of stderr */
+  double     seconds;
+} ProbeResult;
+
+ProbeResult *probe_run (const ProbeRunSpec *spec);
+void probe_result_free (ProbeResult *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ProbeResult, probe_result_free)
+
+/* The first line starting with prefix, or NULL. */
+const char *probe_result_find (const ProbeResult *r, const char *prefix);
+/* Lines starting with prefix. */
+guint probe_result_count (const ProbeResult *r, const char *prefix);
+/* The number after " key=" in line (decimal or 0x hex); fails the test if absent. */
+guint64 probe_line_u64 (const char *line, const char *key);
+/* Prints the run's output, for a failing test's log. */
+void probe_result_dump (const ProbeResult *r);

@@ -3,6 +3,7 @@
  * and the process killed when the time limit passes. */
 #include "probe-runner.h"
 #include <gio/gio.h>
+#include <signal.h>
 #include <string.h>
 
 typedef struct {
@@ -97,6 +98,8 @@ timeout_cb (gpointer data)
 ProbeResult *
 probe_run (const ProbeRunSpec *spec)
 {
+  /* Input for a VM that already exited must not kill the test. */
+  signal (SIGPIPE, SIG_IGN);
   g_autoptr(GMainContext) context = g_main_context_new ();
   g_main_context_push_thread_default (context);
 
@@ -192,4 +195,106 @@ probe_result_dump (const ProbeResult *r)
     g_test_message ("stdout: %s", (const char *) r->lines->pdata[i]);
   if (r->err && *r->err)
     g_test_message ("stderr: %s", r->err);
+}
+
+/* ---- checks shared by the vivctl and QEMU tests ---- */
+
+static const char *
+require_line (const ProbeResult *r, const char *prefix)
+{
+  const char *line = probe_result_find (r, prefix);
+  if (!line)
+    {
+      probe_result_dump (r);
+      g_error ("no line starting with \"%s\"", prefix);
+    }
+  return line;
+}
+
+void
+probe_assert_exit (const ProbeResult *r, guint code)
+{
+  if (r->timed_out || !r->exited || r->exit_status != (int) (code << 1 | 1))
+    probe_result_dump (r);
+  g_assert_false (r->timed_out);
+  g_assert_true (r->exited);
+  g_assert_cmpint (r->exit_status, ==, (int) (code << 1 | 1));
+}
+
+void
+probe_assert_hello (const ProbeResult *r, guint code)
+{
+  probe_assert_exit (r, code);
+  g_assert_cmpuint (r->lines->len, ==, 1);
+  g_assert_cmpstr (r->lines->pdata[0], ==, "PROBE hello");
+}
+
+void
+probe_assert_info (const ProbeResult *r, const char *cmdline, guint cpus, guint64 memory)
+{
+  probe_assert_exit (r, 0);
+  g_assert_cmpstr (require_line (r, "PROBE boot "), ==, "PROBE boot loader=pvh start_info_version=1");
+  g_autofree char *echo = g_strdup_printf ("PROBE cmdline=%s", cmdline);
+  /* The VMM may append virtio_mmio.device= options. */
+  g_assert_true (g_str_has_prefix (require_line (r, "PROBE cmdline="), echo));
+  const char *mem = require_line (r, "PROBE mem ");
+  guint64 usable = probe_line_u64 (mem, "usable_bytes");
+  g_assert_cmpuint (usable, <=, memory);
+  g_assert_cmpuint (usable, >=, memory - PROBE_LOW_RESERVED_MAX);
+  g_assert_cmpuint (probe_line_u64 (mem, "highest"), >=, usable);
+  const char *line = require_line (r, "PROBE cpus ");
+  g_assert_cmpuint (probe_line_u64 (line, "count"), ==, cpus);
+  g_assert_true (strstr (line, " source=acpi") || strstr (line, " source=mptable"));
+  g_assert_nonnull (probe_result_find (r, "PROBE exit code=0"));
+}
+
+void
+probe_assert_smp (const ProbeResult *r, guint cpus)
+{
+  probe_assert_exit (r, 0);
+  g_autofree char *want = g_strdup_printf ("PROBE smp expected=%u online=%u", cpus, cpus);
+  g_assert_cmpstr (require_line (r, "PROBE smp "), ==, want);
+  g_assert_cmpuint (probe_result_count (r, "PROBE ap apic="), ==, cpus - 1);
+  /* Each AP reported a different APIC ID. */
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < r->lines->len; i++)
+    if (g_str_has_prefix (r->lines->pdata[i], "PROBE ap apic="))
+      g_assert_true (g_hash_table_add (seen, r->lines->pdata[i]));
+}
+
+void
+probe_assert_mem (const ProbeResult *r, guint64 memory)
+{
+  probe_assert_exit (r, 0);
+  const char *line = require_line (r, "PROBE mem usable_bytes=");
+  guint64 usable = probe_line_u64 (line, "usable_bytes");
+  g_assert_cmpuint (usable, <=, memory);
+  g_assert_cmpuint (usable, >=, memory - PROBE_LOW_RESERVED_MAX);
+  /* All but the first MiB and the image (under 4 MiB) was checked. */
+  guint64 checked = probe_line_u64 (line, "checked_bytes");
+  g_assert_cmpuint (checked, <=, usable);
+  g_assert_cmpuint (checked, >=, usable - 8 * 1024 * 1024);
+  g_assert_cmpuint (probe_line_u64 (line, "errors"), ==, 0);
+}
+
+void
+probe_assert_irq (const ProbeResult *r, const char *input, guint code)
+{
+  probe_assert_exit (r, code);
+  g_assert_cmpuint (probe_line_u64 (require_line (r, "PROBE timer "), "ticks"), >, 0);
+  require_line (r, "PROBE irq ready");
+  /* One rx line per byte, in order, up to the 'q'. */
+  guint n = 0;
+  for (guint i = 0; i < r->lines->len; i++)
+    if (g_str_has_prefix (r->lines->pdata[i], "PROBE irq rx="))
+      {
+        g_autofree char *want = g_strdup_printf ("PROBE irq rx=0x%02x", (guint8) input[n]);
+        g_assert_cmpuint (n, <, strlen (input));
+        g_assert_cmpstr (r->lines->pdata[i], ==, want);
+        n++;
+      }
+  g_assert_cmpuint (n, ==, strlen (input));
+  const char *line = require_line (r, "PROBE irq count=");
+  g_assert_cmpuint (probe_line_u64 (line, "count"), ==, n);
+  g_assert_cmpuint (probe_line_u64 (line, "interrupts"), >=, 1);
 }

@@ -31,3 +31,13 @@ guint probe_result_count (const ProbeResult *r, const char *prefix);
 guint64 probe_line_u64 (const char *line, const char *key);
 /* Prints the run's output, for a failing test's log. */
 void probe_result_dump (const ProbeResult *r);
+
+/* Checks of a finished run (exit status (code << 1) | 1 and the mode's lines). */
+#define PROBE_LOW_RESERVED_MAX (1024 * 1024)  /* RAM the memory map may hold back */
+void probe_assert_exit (const ProbeResult *r, guint code);
+void probe_assert_hello (const ProbeResult *r, guint code);
+void probe_assert_info (const ProbeResult *r, const char *cmdline, guint cpus, guint64 memory);
+void probe_assert_smp (const ProbeResult *r, guint cpus);
+void probe_assert_mem (const ProbeResult *r, guint64 memory);
+/* input must end with 'q' */
+void probe_assert_irq (const ProbeResult *r, const char *input, guint code);

@@ -95,7 +95,7 @@ finish (Fixture *f, int *code)
 static void
 test_exit_code_and_counters (void)
 {
-  Fixture f;
+  Fixture f = { 0 };
   boot (&f, "probe.mode=info probe.exit=7", 2);
   int code = -1;
   g_assert_cmpint (finish (&f, &code), ==, VIV_STOP_DEBUG_EXIT);
@@ -115,7 +115,7 @@ test_exit_code_and_counters (void)
 static void
 test_pause_holds_the_guest (void)
 {
-  Fixture f;
+  Fixture f = { 0 };
   boot (&f, "probe.mode=irq", 1);
   g_assert_true (wait_for (&f.console, "PROBE irq ready", 30));
 
@@ -141,7 +141,7 @@ test_pause_holds_the_guest (void)
 static void
 test_stop_request_ends_a_waiting_guest (void)
 {
-  Fixture f;
+  Fixture f = { 0 };
   /* 4 vCPUs, the guest waiting for input: vCPUs are in the guest or in HLT. */
   boot (&f, "probe.mode=irq", 4);
   g_assert_true (wait_for (&f.console, "PROBE irq ready", 60));
@@ -155,7 +155,7 @@ test_stop_request_ends_a_waiting_guest (void)
 static void
 test_pause_resume_while_stopping (void)
 {
-  Fixture f;
+  Fixture f = { 0 };
   boot (&f, "probe.mode=irq", 2);
   g_assert_true (wait_for (&f.console, "PROBE irq ready", 60));
   viv_machine_pause (f.machine);

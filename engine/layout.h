@@ -35,6 +35,7 @@
 #define VIV_CMDLINE_MAX       0x10000UL     /* 64 KiB, with the final NUL */
 
 /* Legacy ISA interrupts (GSI numbers through the IOAPIC). */
+#define VIV_IRQ_KEYBOARD      1
 #define VIV_IRQ_COM1          4
 #define VIV_IRQ_RTC           8
 #define VIV_IRQ_VIRTIO_FIRST  16             /* one GSI per virtio-mmio device */

@@ -106,6 +106,7 @@ create_devices (VivMachine *m, GError **error)
   VivIrqLine com1_irq = { viv_vm_set_irq_level, &m->vm, VIV_IRQ_COM1 };
   m->serial = viv_serial_new (com1_irq, m->config.console);
   m->i8042 = viv_i8042_new (m->stop_sink);
+  viv_i8042_set_kbd_irq (m->i8042, (VivIrqLine) { viv_vm_set_irq_level, &m->vm, VIV_IRQ_KEYBOARD });
   uint64_t low = viv_guest_memory_low_end (&m->memory);
   m->rtc = viv_rtc_new (low, m->memory.ram_size - low);
   m->acpi_pm = viv_acpi_pm_new (m->stop_sink);

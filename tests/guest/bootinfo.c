@@ -29,18 +29,12 @@ typedef struct __attribute__((packed)) {
 ProbeBoot probe_boot;
 static char cmdline_copy[CMDLINE_MAX];
 
-static bool
-below_4g (uint64_t addr, uint64_t size)
-{
-  return addr && size <= 4 * GiB && addr <= 4 * GiB - size;
-}
-
 void
 boot_info_read (uint64_t addr)
 {
   ProbeBoot *b = &probe_boot;
   b->start_info_addr = addr;
-  if (!below_4g (addr, sizeof (HvmStartInfo)))
+  if (!in_low_4g (addr, sizeof (HvmStartInfo)))
     return;
   const HvmStartInfo *si = (const void *) (uintptr_t) addr;
   if (si->magic != START_INFO_MAGIC)
@@ -49,7 +43,7 @@ boot_info_read (uint64_t addr)
   b->version = si->version;
   b->rsdp = si->rsdp_paddr;
 
-  if (below_4g (si->cmdline_paddr, 1))
+  if (in_low_4g (si->cmdline_paddr, 1))
     {
       const char *s = (const char *) (uintptr_t) si->cmdline_paddr;
       size_t limit = CMDLINE_MAX - 1;
@@ -68,7 +62,7 @@ boot_info_read (uint64_t addr)
   uint64_t n = si->memmap_entries;
   if (n > PROBE_MAX_RANGES)
     n = PROBE_MAX_RANGES;
-  if (!n || !below_4g (si->memmap_paddr, n * sizeof (HvmMemmapEntry)))
+  if (!n || !in_low_4g (si->memmap_paddr, n * sizeof (HvmMemmapEntry)))
     return;
   const HvmMemmapEntry *e = (const void *) (uintptr_t) si->memmap_paddr;
   b->memmap_addr = si->memmap_paddr;

@@ -1,6 +1,6 @@
 /* CPL0 interrupt entry: kept to a few plain instructions because CPL0 is
  * emulated on the nested KVM this runs on.  Interrupts only count
- * (irq_counts[vector], irq_total) and EOI; the CPL3 code that waits for
+ * (irq_counts[vector]) and EOI; the CPL3 code that waits for
  * them does the work.  Exceptions are redirected to fault_report() at
  * CPL3, which prints them and exits. */
 #include "probe-defs.h"
@@ -36,7 +36,6 @@ isr_common:                             /* stack: vector, error, RIP, CS, RFLAGS
 	cmpq $32, %rax
 	jb exception
 	lock incq irq_counts(, %rax, 8)
-	lock incq irq_total
 	cmpq $VEC_SPURIOUS, %rax        /* a spurious interrupt takes no EOI */
 	je 1f
 	movl $LAPIC_BASE + LAPIC_EOI, %eax

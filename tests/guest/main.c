@@ -10,7 +10,6 @@ struct {
 } fault_record;
 
 volatile uint64_t irq_counts[256];
-volatile uint64_t irq_total;
 uint32_t probe_exit_code;
 
 __attribute__((noreturn)) void probe_main (void);

@@ -20,12 +20,6 @@ checksum_ok (const void *p, size_t len)
   return sum == 0;
 }
 
-static bool
-in_low_4g (uint64_t addr, uint64_t len)
-{
-  return addr && len <= 4 * GiB && addr <= 4 * GiB - len;
-}
-
 static uint32_t
 get32 (const uint8_t *p)
 {

@@ -1,5 +1,5 @@
-/* The probe guest's CPL3 side: everything in C runs at CPL3 except nothing
- * (CPL0 is entry.S and interrupts.S only). */
+/* The probe guest's C side.  All of it runs at CPL3; CPL0 is entry.S and
+ * interrupts.S only. */
 #pragma once
 #include <stdarg.h>
 #include <stdbool.h>
@@ -30,6 +30,13 @@ static inline void cpuid (uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, 
 static inline uint32_t mmio_read32 (uint64_t addr) { return *(volatile uint32_t *) (uintptr_t) addr; }
 static inline void mmio_write32 (uint64_t addr, uint32_t v) { *(volatile uint32_t *) (uintptr_t) addr = v; }
 
+/* Whether [addr, addr + len) is a non-null range in the identity-mapped
+ * first 4 GiB: the test for every address a loader or table hands us. */
+static inline bool in_low_4g (uint64_t addr, uint64_t len)
+{
+  return addr && len <= 4 * GiB && addr <= 4 * GiB - len;
+}
+
 /* --- system calls into interrupts.S (see VEC_SYSCALL) --- */
 static inline void sys_wait (volatile uint64_t *counter, uint64_t seen)
 {
@@ -43,7 +50,6 @@ __attribute__((noreturn)) static inline void sys_halt (void)
 
 /* Counted by the CPL0 interrupt entry. */
 extern volatile uint64_t irq_counts[256];
-extern volatile uint64_t irq_total;
 
 /* --- libc.c --- */
 void *memset (void *dst, int c, size_t n);

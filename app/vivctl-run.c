@@ -2,6 +2,7 @@
  * stdout and stdin; on a terminal, raw mode, and Ctrl-] stops the VM. */
 #include "vivctl.h"
 #include "size.h"
+#include "disk-spec.h"
 #include "machine.h"
 
 #include <errno.h>
@@ -228,12 +229,53 @@ exit_status (RunState *state, VivMachine *machine)
     }
 }
 
+/* Runs a configured machine to its end; returns vivctl's exit status. */
+static int
+run_machine (VivMachine *machine, gboolean stats)
+{
+  g_autoptr (GError) error = NULL;
+  RunState state = { .machine = machine, .loop = g_main_loop_new (NULL, FALSE) };
+  signal (SIGPIPE, SIG_IGN);
+  viv_machine_set_stopped_callback (machine, on_stopped, &state);
+  viv_machine_set_console_ready_callback (machine, on_console_ready, &state);
+  guint signal_sources[] = {
+    g_unix_signal_add (SIGINT, on_sigint, &state),
+    g_unix_signal_add (SIGTERM, on_sigterm, &state),
+    g_unix_signal_add (SIGHUP, on_sighup, &state),
+  };
+
+  int status;
+  if (!viv_machine_start (machine, &error))
+    {
+      vivctl_fail ("%s", error->message);
+      status = VIVCTL_EXIT_FAILURE;
+    }
+  else
+    {
+      enter_raw_mode (&state);
+      watch_stdin (&state);
+      g_main_loop_run (state.loop);
+      leave_raw_mode (&state);
+      status = exit_status (&state, machine);
+    }
+
+  if (stats)
+    print_stats (machine);
+  g_clear_handle_id (&state.stdin_watch, g_source_remove);
+  for (size_t i = 0; i < G_N_ELEMENTS (signal_sources); i++)
+    g_source_remove (signal_sources[i]);
+  g_main_loop_unref (state.loop);
+  return status;
+}
+
 int
 vivctl_run (int argc, char **argv)
 {
   g_autofree char *kernel = NULL, *initrd = NULL, *cmdline = NULL;
   g_autofree char *memory_text = NULL, *cpus_text = NULL, *on_reset = NULL;
-  gboolean stats = FALSE;
+  g_auto (GStrv) disk_texts = NULL, net_texts = NULL;
+  g_autofree char *console = NULL;
+  gboolean stats = FALSE, rng = FALSE, balloon = FALSE;
   GOptionEntry entries[] = {
     { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &kernel, "Kernel to boot (bzImage or PVH ELF)", "FILE" },
     { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &initrd, "Initial ramdisk", "FILE" },
@@ -241,6 +283,14 @@ vivctl_run (int argc, char **argv)
     { "memory", 0, 0, G_OPTION_ARG_STRING, &memory_text, "Guest memory (default 256M)", "SIZE" },
     { "cpus", 0, 0, G_OPTION_ARG_STRING, &cpus_text, "Number of vCPUs (default 1)", "N" },
     { "on-reset", 0, 0, G_OPTION_ARG_STRING, &on_reset, "What a guest reset does: stop (default) or reboot", "ACTION" },
+    { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, &disk_texts,
+      "A virtio disk (repeatable): PATH[,format=raw][,cache=none|writethrough|writeback][,readonly][,serial=ID]", "SPEC" },
+    { "net", 0, 0, G_OPTION_ARG_STRING_ARRAY, &net_texts,
+      "A virtio NIC (repeatable): user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT][,mac=MAC] or tap,ifname=IF[,mac=MAC]", "SPEC" },
+    { "console", 0, 0, G_OPTION_ARG_STRING, &console,
+      "Which guest console this terminal drives: serial (default) or virtio", "KIND" },
+    { "rng", 0, 0, G_OPTION_ARG_NONE, &rng, "Add a virtio entropy device (host getrandom)", NULL },
+    { "balloon", 0, 0, G_OPTION_ARG_NONE, &balloon, "Add a virtio memory balloon", NULL },
     { "stats", 0, 0, G_OPTION_ARG_NONE, &stats, "Print VM exit counts and resident guest memory at the end", NULL },
     { NULL },
   };
@@ -304,44 +354,56 @@ vivctl_run (int argc, char **argv)
         }
     }
 
-  VivMachine *machine = viv_machine_new (&config, &error);
+  if (console)
+    {
+      if (g_str_equal (console, "serial"))
+        config.console_kind = VIV_CONSOLE_SERIAL;
+      else if (g_str_equal (console, "virtio"))
+        config.console_kind = VIV_CONSOLE_VIRTIO;
+      else
+        {
+          vivctl_fail ("--console: '%s' is not a console; use serial or virtio", console);
+          return VIVCTL_EXIT_USAGE;
+        }
+    }
+  config.rng = rng;
+  config.balloon = balloon;
+
+  guint n_disks = disk_texts ? g_strv_length (disk_texts) : 0;
+  guint n_nets = net_texts ? g_strv_length (net_texts) : 0;
+  g_autofree VivDiskSpec *disks = g_new0 (VivDiskSpec, MAX (n_disks, 1));
+  g_autofree VivDiskConfig *disk_configs = g_new0 (VivDiskConfig, MAX (n_disks, 1));
+  g_autofree VivNetOptions *nets = g_new0 (VivNetOptions, MAX (n_nets, 1));
+  guint n_parsed = 0;
+  int status = VIVCTL_EXIT_USAGE;
+  VivMachine *machine = NULL;
+  for (; n_parsed < n_disks; n_parsed++)
+    {
+      if (!viv_disk_spec_parse (disk_texts[n_parsed], &disks[n_parsed], &error))
+        goto out;
+      disk_configs[n_parsed] = disks[n_parsed].config;
+    }
+  for (guint i = 0; i < n_nets; i++)
+    if (!viv_net_options_parse (net_texts[i], &nets[i], &error))
+      {
+        g_prefix_error (&error, "--net %s: ", net_texts[i]);
+        goto out;
+      }
+  config.disks = disk_configs;
+  config.n_disks = n_disks;
+  config.nets = nets;
+  config.n_nets = n_nets;
+
+  machine = viv_machine_new (&config, &error);
   if (!machine)
-    {
-      vivctl_fail ("%s", error->message);
-      return VIVCTL_EXIT_USAGE;
-    }
+    goto out;
+  status = run_machine (machine, stats);
 
-  RunState state = { .machine = machine, .loop = g_main_loop_new (NULL, FALSE) };
-  signal (SIGPIPE, SIG_IGN);
-  viv_machine_set_stopped_callback (machine, on_stopped, &state);
-  viv_machine_set_console_ready_callback (machine, on_console_ready, &state);
-  guint signal_sources[] = {
-    g_unix_signal_add (SIGINT, on_sigint, &state),
-    g_unix_signal_add (SIGTERM, on_sigterm, &state),
-    g_unix_signal_add (SIGHUP, on_sighup, &state),
-  };
-
-  int status;
-  if (!viv_machine_start (machine, &error))
-    {
-      vivctl_fail ("%s", error->message);
-      status = VIVCTL_EXIT_FAILURE;
-    }
-  else
-    {
-      enter_raw_mode (&state);
-      watch_stdin (&state);
-      g_main_loop_run (state.loop);
-      leave_raw_mode (&state);
-      status = exit_status (&state, machine);
-    }
-
-  if (stats)
-    print_stats (machine);
-  g_clear_handle_id (&state.stdin_watch, g_source_remove);
-  for (size_t i = 0; i < G_N_ELEMENTS (signal_sources); i++)
-    g_source_remove (signal_sources[i]);
+out:
+  if (error)
+    vivctl_fail ("%s", error->message);
+  for (guint i = 0; i < n_parsed; i++)
+    viv_disk_spec_clear (&disks[i]);
   viv_machine_free (machine);
-  g_main_loop_unref (state.loop);
   return status;
 }

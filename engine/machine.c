@@ -6,6 +6,13 @@
 #include "devices/i8042.h"
 #include "devices/rtc.h"
 #include "devices/serial.h"
+#include "devices/virtio_balloon.h"
+#include "devices/virtio_blk.h"
+#include "devices/virtio_console.h"
+#include "devices/virtio_mmio.h"
+#include "devices/virtio_net.h"
+#include "devices/virtio_rng.h"
+#include "kvm/iothread.h"
 #include "kvm/cpuid.h"
 #include "kvm/kvm.h"
 #include "kvm/memory.h"
@@ -35,6 +42,14 @@ struct VivMachine {
   VivI8042          *i8042;
   VivRtc            *rtc;
   VivAcpiPm         *acpi_pm;
+
+  /* virtio devices: transports in slot order, on the I/O thread. */
+  VivIoThread       *io_thread;
+  VivVirtioDevice   *virtio[VIV_MAX_VIRTIO_DEVICES];
+  VivMmioDeviceInfo  virtio_info[VIV_MAX_VIRTIO_DEVICES];
+  unsigned           n_virtio;
+  VivVirtioConsole  *virtio_console;
+  VivVirtioBalloon  *balloon;
 
   /* Rebuilt on every (re)boot. */
   VivVm              vm;
@@ -120,6 +135,116 @@ create_devices (VivMachine *m, GError **error)
          && register_device (m->pio, VIV_PORT_ACPI_SLEEP_CONTROL, 2, viv_acpi_pm_ops (), m->acpi_pm, error);
 }
 
+static VivVirtioDevice *
+add_virtio_transport (VivMachine *m, GError **error)
+{
+  if (m->n_virtio == VIV_MAX_VIRTIO_DEVICES)
+    {
+      invalid (error, "too many virtio devices: a VM can have at most %d disks, NICs "
+               "and other virtio devices together", VIV_MAX_VIRTIO_DEVICES);
+      return NULL;
+    }
+  if (!m->io_thread)
+    m->io_thread = viv_io_thread_new ("io");
+
+  unsigned slot = m->n_virtio;
+  VivMmioDeviceInfo info = {
+    .base = VIV_VIRTIO_MMIO_BASE + slot * VIV_VIRTIO_MMIO_STRIDE,
+    .size = VIV_VIRTIO_MMIO_SIZE,
+    .gsi = VIV_IRQ_VIRTIO_FIRST + slot,
+  };
+  VivVirtioMmioConfig transport = {
+    .base = info.base,
+    .gsi = info.gsi,
+    .mem = &m->memory,
+    .io_context = viv_io_thread_context (m->io_thread),
+    .irq = { viv_vm_set_irq_level, &m->vm, info.gsi },
+  };
+  VivVirtioDevice *vdev = viv_virtio_mmio_new (&transport);
+  if (!viv_bus_register (m->mmio, info.base, info.size, viv_virtio_mmio_ops (), vdev, error))
+    {
+      viv_virtio_mmio_free (vdev);
+      return NULL;
+    }
+  m->virtio[slot] = vdev;
+  m->virtio_info[slot] = info;
+  m->n_virtio++;
+  return vdev;
+}
+
+static gboolean
+add_disk (VivMachine *m, const VivDiskConfig *disk, GError **error)
+{
+  VivVirtioDevice *vdev = add_virtio_transport (m, error);
+  if (!vdev)
+    return FALSE;
+  VivBlockOptions options = {
+    .path = disk->path,
+    .format = disk->format,
+    .read_only = disk->read_only,
+    .cache = disk->cache,
+    .context = viv_virtio_device_context (vdev),
+  };
+  VivBlock *image = viv_block_open (&options, error);
+  if (!image)
+    return FALSE;
+  /* One queue per vCPU: each vCPU submits without contending for a ring. */
+  if (!viv_virtio_blk_new (vdev, image, disk->serial, m->config.n_cpus, error))
+    {
+      viv_block_close (image);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+add_nic (VivMachine *m, const VivNetOptions *options, GError **error)
+{
+  VivVirtioDevice *vdev = add_virtio_transport (m, error);
+  if (!vdev)
+    return FALSE;
+  VivNetBackend *backend = viv_net_backend_new (options, viv_virtio_device_context (vdev), error);
+  if (!backend)
+    return FALSE;
+  if (!viv_virtio_net_new (vdev, backend, options->mac, error))
+    {
+      viv_net_backend_free (backend);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+create_virtio_devices (VivMachine *m, const VivMachineConfig *config, GError **error)
+{
+  VivVirtioDevice *vdev;
+  for (unsigned i = 0; i < config->n_disks; i++)
+    if (!add_disk (m, &config->disks[i], error))
+      return FALSE;
+  for (unsigned i = 0; i < config->n_nets; i++)
+    if (!add_nic (m, &config->nets[i], error))
+      return FALSE;
+  if (config->console_kind == VIV_CONSOLE_VIRTIO)
+    {
+      if (!(vdev = add_virtio_transport (m, error)))
+        return FALSE;
+      m->virtio_console = viv_virtio_console_new (vdev, config->console);
+    }
+  if (config->rng)
+    {
+      if (!(vdev = add_virtio_transport (m, error)))
+        return FALSE;
+      viv_virtio_rng_new (vdev);
+    }
+  if (config->balloon)
+    {
+      if (!(vdev = add_virtio_transport (m, error)))
+        return FALSE;
+      m->balloon = viv_virtio_balloon_new (vdev);
+    }
+  return TRUE;
+}
+
 static gboolean
 load_kernel (VivMachine *m, GError **error)
 {
@@ -128,6 +253,8 @@ load_kernel (VivMachine *m, GError **error)
     .initrd_path = m->initrd_path,
     .cmdline = m->cmdline,
     .n_cpus = m->config.n_cpus,
+    .mmio_devices = m->virtio_info,
+    .n_mmio_devices = m->n_virtio,
   };
   return viv_boot_load (&boot, &m->memory, &m->boot_entry, error);
 }
@@ -143,6 +270,11 @@ viv_machine_new (const VivMachineConfig *config, GError **error)
   m->config.kernel_path = m->kernel_path;
   m->config.initrd_path = m->initrd_path;
   m->config.cmdline = m->cmdline;
+  /* Disks and NICs are opened here; the machine keeps no pointer to them. */
+  m->config.disks = NULL;
+  m->config.n_disks = 0;
+  m->config.nets = NULL;
+  m->config.n_nets = 0;
   m->kvm.fd = -1;
   m->vm.fd = -1;
   m->exit_totals = g_malloc0_n (VIV_MAX_VCPUS, sizeof *m->exit_totals);
@@ -153,6 +285,7 @@ viv_machine_new (const VivMachineConfig *config, GError **error)
       || !(m->supported_cpuid = viv_cpuid_get_supported (&m->kvm, error))
       || !viv_guest_memory_init (&m->memory, config->memory_bytes, error)
       || !create_devices (m, error)
+      || !create_virtio_devices (m, config, error)
       || !load_kernel (m, error))
     {
       viv_machine_free (m);
@@ -172,6 +305,9 @@ destroy_vm (VivMachine *m)
     }
   m->n_vcpus_created = 0;
   g_clear_pointer (&m->vcpus, g_free);
+  if (m->vm.fd >= 0)
+    for (unsigned i = 0; i < m->n_virtio; i++)
+      viv_virtio_mmio_connect_vm (m->virtio[i], -1, NULL);
   viv_vm_destroy (&m->vm);
 }
 
@@ -188,6 +324,10 @@ viv_machine_free (VivMachine *m)
   destroy_vm (m);
   if (m->control_ready)
     viv_run_control_clear (&m->control);
+  /* Device state is freed once no I/O-thread source can run any more. */
+  g_clear_pointer (&m->io_thread, viv_io_thread_free);
+  for (unsigned i = 0; i < m->n_virtio; i++)
+    viv_virtio_mmio_free (m->virtio[i]);
   g_clear_pointer (&m->serial, viv_serial_free);
   g_clear_pointer (&m->i8042, viv_i8042_free);
   g_clear_pointer (&m->rtc, viv_rtc_free);
@@ -226,6 +366,12 @@ viv_machine_start (VivMachine *m, GError **error)
 
   if (!viv_vm_create (&m->vm, &m->kvm, &m->memory, error))
     return FALSE;
+  for (unsigned i = 0; i < m->n_virtio; i++)
+    if (!viv_virtio_mmio_connect_vm (m->virtio[i], m->vm.fd, error))
+      {
+        destroy_vm (m);
+        return FALSE;
+      }
 
   unsigned n = m->config.n_cpus;
   m->vcpus = g_new0 (VivVcpu, n);
@@ -278,6 +424,8 @@ reboot (VivMachine *m, GError **error)
    * kernel loaded again (the file may have been rebuilt meanwhile). */
   madvise (m->memory.base, m->memory.ram_size, MADV_DONTNEED);
   viv_serial_reset (m->serial);
+  for (unsigned i = 0; i < m->n_virtio; i++)
+    viv_virtio_mmio_reset (m->virtio[i]);
   return load_kernel (m, error) && viv_machine_start (m, error);
 }
 
@@ -337,6 +485,8 @@ viv_machine_resume (VivMachine *m)
 size_t
 viv_machine_console_input (VivMachine *m, const uint8_t *buf, size_t len)
 {
+  if (m->virtio_console)
+    return viv_virtio_console_receive (m->virtio_console, buf, len);
   return viv_serial_receive (m->serial, buf, len);
 }
 
@@ -344,6 +494,8 @@ void
 viv_machine_set_console_ready_callback (VivMachine *m, void (*ready) (void *ctx), void *ctx)
 {
   viv_serial_set_rx_ready_cb (m->serial, ready, ctx);
+  if (m->virtio_console)
+    viv_virtio_console_set_rx_ready_cb (m->virtio_console, ready, ctx);
 }
 
 unsigned

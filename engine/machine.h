@@ -6,8 +6,10 @@
  * policy; the owner then keeps waiting for the next stopped callback. */
 #pragma once
 #include <stdint.h>
+#include "block/block.h"
 #include "devices/bus.h"
 #include "kvm/vcpu.h"
+#include "net/net.h"
 
 #define VIV_MACHINE_ERROR (viv_machine_error_quark ())
 GQuark viv_machine_error_quark (void);
@@ -22,6 +24,22 @@ typedef enum {
   VIV_RESET_REBOOT,   /* a guest reset reloads the kernel and starts again */
 } VivResetPolicy;
 
+/* Up to this many virtio devices (one IOAPIC pin each, GSIs 16–23). */
+#define VIV_MAX_VIRTIO_DEVICES 8
+
+typedef struct VivDiskConfig {
+  const char   *path;
+  const char   *format;          /* "raw" (NULL: raw) */
+  VivBlockCache cache;
+  bool          read_only;
+  const char   *serial;          /* GET_ID, ≤ 20 bytes; may be NULL */
+} VivDiskConfig;
+
+typedef enum {
+  VIV_CONSOLE_SERIAL,   /* the host console is COM1 */
+  VIV_CONSOLE_VIRTIO,   /* the host console is a virtio-console port (COM1 still prints) */
+} VivConsoleKind;
+
 typedef struct VivMachineConfig {
   const char    *kernel_path;
   const char    *initrd_path;    /* may be NULL */
@@ -29,7 +47,14 @@ typedef struct VivMachineConfig {
   uint64_t       memory_bytes;
   unsigned       n_cpus;
   VivResetPolicy on_reset;
-  VivByteSink    console;        /* COM1 output; called from vCPU threads */
+  VivByteSink    console;        /* console output; called from vCPU and I/O threads */
+  VivConsoleKind console_kind;   /* where console input goes */
+  const VivDiskConfig *disks;
+  unsigned       n_disks;
+  const VivNetOptions *nets;
+  unsigned       n_nets;
+  bool           rng;            /* a virtio-rng device */
+  bool           balloon;        /* a virtio-balloon device */
 } VivMachineConfig;
 
 typedef struct VivMachine VivMachine;

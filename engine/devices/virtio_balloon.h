@@ -38,7 +38,8 @@ typedef struct VivBalloonCounters {
 
 typedef struct VivVirtioBalloon VivVirtioBalloon;
 
-/* Binds a balloon to the transport; freed by viv_virtio_mmio_free. */
+/* Binds a balloon to the transport; freed by viv_virtio_mmio_free, which
+ * must run after the I/O thread stopped (it destroys our timer there). */
 VivVirtioBalloon *viv_virtio_balloon_new (VivVirtioDevice *vdev);
 
 /* How much memory the balloon should hold (taken from the guest), rounded

@@ -10,9 +10,11 @@
 
 typedef struct VivVirtioConsole VivVirtioConsole;
 
-/* Binds a console to the transport; freed by viv_virtio_mmio_free.
- * `output` is called on the I/O thread with the device lock held: it must
- * not call back into this console. */
+/* Binds a console to the transport; freed by viv_virtio_mmio_free, which
+ * must run after the I/O thread stopped (it destroys our source there).
+ * `output` is called with the device lock held (on the I/O thread; on a
+ * vCPU thread for emergency writes): it must not call back into this
+ * console. */
 VivVirtioConsole *viv_virtio_console_new (VivVirtioDevice *vdev, VivByteSink output);
 /* Queues bytes from the host side (keyboard, socket) for the guest.
  * Returns how many were taken; offer the rest again after the rx-ready

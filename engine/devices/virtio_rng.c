@@ -21,21 +21,6 @@ struct VivVirtioRng {
   VivVirtqElement elem;    /* used under the device lock only */
 };
 
-static uint64_t
-rng_get_features (void *dev)
-{
-  (void) dev;
-  return 0;   /* §5.4.3: none defined */
-}
-
-static bool
-rng_set_features (void *dev, uint64_t features)
-{
-  (void) dev;
-  (void) features;
-  return true;
-}
-
 static void
 rng_fail (VivVirtioRng *rng, const char *why)
 {
@@ -88,7 +73,7 @@ rng_process (VivVirtioRng *rng)
   VivVirtqueue *vq = viv_virtio_device_queue (rng->vdev, 0);
   bool pushed = false;
 
-  while (rng->active && !rng->broken)
+  while (vq->size != 0 && rng->active && !rng->broken)
     {
       int r = viv_virtqueue_pop (vq, &rng->elem);
       if (r == 0)
@@ -147,9 +132,7 @@ static const VivVirtioDeviceOps rng_ops = {
   .device_id = VIRTIO_ID_RNG,
   .n_queues = 1,
   .queue_size_max = RNG_QUEUE_SIZE,
-  .config_size = 0,
-  .get_features = rng_get_features,
-  .set_features = rng_set_features,
+  .config_size = 0,            /* §5.4.4: no config, no feature bits */
   .activate = rng_activate,
   .queue_notify = rng_queue_notify,
   .reset = rng_reset,

@@ -75,7 +75,7 @@ used_event_slot (const VivVirtqueue *vq)
 static unsigned
 avail_event_slot (const VivVirtqueue *vq)
 {
-  return (6 + 8 * (unsigned) vq->size) / 2;
+  return (4 + 8 * (unsigned) vq->size) / 2;
 }
 
 static bool
@@ -155,17 +155,16 @@ read_desc (const uint8_t *table, unsigned index, VirtqDesc *desc)
 
 static bool
 add_buffer (VivVirtqueue *vq, VivVirtqElement *elem, const VirtqDesc *desc,
-            unsigned index, bool in_indirect)
+            unsigned index, bool in_indirect, bool *seen_writable)
 {
   const char *where = in_indirect ? "indirect descriptor" : "descriptor";
   bool writable = desc->flags & VIRTQ_DESC_F_WRITE;
-  if (!writable && elem->n_in > 0)
+  if (!writable && *seen_writable)
     return fail (vq, "%s %u is device-readable but follows a device-writable one", where, index);
+  *seen_writable |= writable;
   /* An empty buffer carries nothing; it is not worth a segment. */
   if (desc->len == 0)
     return true;
-  if (elem->n_out + elem->n_in >= VIV_VIRTQ_MAX_SEGMENTS)
-    return fail (vq, "descriptor chain has more than %u buffers", VIV_VIRTQ_MAX_SEGMENTS);
   void *host = viv_guest_memory_ptr (vq->mem, desc->addr, desc->len);
   if (!host)
     return fail (vq, "%s %u points outside guest memory (0x%" G_GINT64_MODIFIER "x + %u)",
@@ -195,7 +194,11 @@ walk_chain (VivVirtqueue *vq, VivVirtqElement *elem, uint16_t head)
   /* A chain visits each descriptor of its table at most once, so more
    * hops than the table has entries means a loop. */
   unsigned hops = 0;
+  /* Every buffer descriptor counts, empty ones too, so that no chain
+   * costs more than VIV_VIRTQ_MAX_SEGMENTS steps to walk. */
+  unsigned total = 0;
   bool in_indirect = false;
+  bool seen_writable = false;
 
   for (;;)
     {
@@ -227,7 +230,10 @@ walk_chain (VivVirtqueue *vq, VivVirtqElement *elem, uint16_t head)
           continue;
         }
 
-      if (!add_buffer (vq, elem, &desc, index, in_indirect))
+      if (++total > VIV_VIRTQ_MAX_SEGMENTS)
+        return fail (vq, "descriptor chain from head %u has more than %u buffers",
+                     head, VIV_VIRTQ_MAX_SEGMENTS);
+      if (!add_buffer (vq, elem, &desc, index, in_indirect, &seen_writable))
         return false;
       if (!(desc.flags & VIRTQ_DESC_F_NEXT))
         return true;

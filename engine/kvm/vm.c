@@ -90,3 +90,46 @@ viv_vm_set_irq_level (void *opaque, unsigned gsi, bool level)
   if (ioctl (vm->fd, KVM_IRQ_LINE, &irq) < 0)
     g_critical ("KVM_IRQ_LINE gsi %u: %s", gsi, g_strerror (errno));
 }
+
+gboolean
+viv_vm_ioeventfd (const VivVm *vm, uint64_t addr, unsigned len, uint64_t datamatch,
+                  int fd, bool assign, GError **error)
+{
+  struct kvm_ioeventfd ioeventfd = {
+    .datamatch = datamatch,
+    .addr = addr,
+    .len = len,
+    .fd = fd,
+    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+  };
+  if (ioctl (vm->fd, KVM_IOEVENTFD, &ioeventfd) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "KVM_IOEVENTFD (%s 0x%" G_GINT64_MODIFIER "x, data %" G_GUINT64_FORMAT ") failed: %s",
+                   assign ? "assign" : "deassign", addr, datamatch, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+viv_vm_irqfd (const VivVm *vm, unsigned gsi, int fd, int resample_fd,
+              bool assign, GError **error)
+{
+  struct kvm_irqfd irqfd = {
+    .fd = fd,
+    .gsi = gsi,
+    .flags = assign ? KVM_IRQFD_FLAG_RESAMPLE : KVM_IRQFD_FLAG_DEASSIGN,
+    .resamplefd = assign ? resample_fd : 0,
+  };
+  if (ioctl (vm->fd, KVM_IRQFD, &irqfd) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "KVM_IRQFD (%s gsi %u) failed: %s",
+                   assign ? "assign" : "deassign", gsi, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}

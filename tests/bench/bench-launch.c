@@ -28,6 +28,10 @@ extern char **environ;
 #define QEMU_RSS_REFERENCE_MIB 38.0
 #define EXPECTED_EXIT_STATUS 1 /* the probe writes 0 to the debug-exit port */
 #define GUEST_MEMORY "64M"
+/* The host keeps tearing a VM down for a while after its process is reaped
+ * (here, a run right after QEMU took ~13 ms longer); a pause before every
+ * launch keeps one run's aftermath out of the next one's figure. */
+#define DEFAULT_SETTLE_MS 200
 
 typedef struct {
   const char *name;
@@ -229,6 +233,23 @@ summarize (GArray *values)
   return s;
 }
 
+/* VmHWM of this process in MiB, or -1 if /proc does not say. Not
+ * getrusage (RUSAGE_SELF): that also counts the memory of whatever process
+ * exec'd this one (meson's Python), for the same reason as below. */
+static double
+own_peak_rss_mib (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return -1;
+  line = strstr (status, "\nVmHWM:");
+  if (line == NULL)
+    return -1;
+  return g_ascii_strtod (line + strlen ("\nVmHWM:"), NULL) / 1024.0;
+}
+
 static const char *
 verdict (gboolean met)
 {
@@ -251,7 +272,7 @@ print_command (const Contender *c)
 }
 
 static void
-report (const Contender *viv, const Contender *qemu, int runs)
+report (const Contender *viv, const Contender *qemu, int runs, int settle_ms)
 {
   Summary viv_wall = summarize (viv->wall_ms);
   Summary qemu_wall = summarize (qemu->wall_ms);
@@ -259,11 +280,12 @@ report (const Contender *viv, const Contender *qemu, int runs)
   Summary viv_overhead = summarize (viv->overhead_mib);
   Summary qemu_rss = summarize (qemu->peak_rss_mib);
   double ratio = viv_wall.median / qemu_wall.median;
-  struct rusage self;
+  double hwm_mib;
   g_autofree char *note = NULL;
 
   g_print ("\nbench-launch: %d interleaved runs each, after one warm-up run "
-           "each that is not counted\n", runs);
+           "each that is not counted; %d ms pause before each launch\n",
+           runs, settle_ms);
   print_command (viv);
   print_command (qemu);
 
@@ -287,11 +309,13 @@ report (const Contender *viv, const Contender *qemu, int runs)
   note = g_strdup_printf ("(reference: QEMU ~%.0f MiB)", QEMU_RSS_REFERENCE_MIB);
   print_row ("qemu-system-x86_64", qemu_rss, "MiB", note);
 
-  /* posix_spawn shares this process's memory until exec, and the kernel
-   * counts it in the child's peak: no child figure can read below this. */
-  getrusage (RUSAGE_SELF, &self);
-  g_print ("\n  (this benchmark's own peak RSS, a floor for the figures "
-           "above: %.2f MiB)\n", (double) self.ru_maxrss / 1024.0);
+  /* posix_spawn runs the child in this process's memory until exec, and the
+   * kernel carries that memory's high-water mark into the child's peak: no
+   * child figure can read below this process's own VmHWM. */
+  hwm_mib = own_peak_rss_mib ();
+  if (hwm_mib >= 0)
+    g_print ("\n  (floor for the RSS figures: this benchmark's own peak RSS "
+             "is %.2f MiB)\n", hwm_mib);
 }
 
 static Contender
@@ -338,6 +362,7 @@ main (int argc, char **argv)
   g_autofree char *vivctl_path = NULL;
   g_autofree char *qemu_path = NULL;
   int runs = 10;
+  int settle_ms = DEFAULT_SETTLE_MS;
   GOptionEntry entries[] = {
     { "vivctl", 0, 0, G_OPTION_ARG_FILENAME, &vivctl_arg,
       "vivctl to measure", "PATH" },
@@ -347,6 +372,8 @@ main (int argc, char **argv)
       "the probe guest (PVH ELF) both boot", "PATH" },
     { "runs", 0, 0, G_OPTION_ARG_INT, &runs,
       "counted runs of each, at least 3 (default 10)", "N" },
+    { "settle-ms", 0, 0, G_OPTION_ARG_INT, &settle_ms,
+      "pause before each launch, not timed (default 200)", "MS" },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr (GOptionContext) context =
@@ -369,6 +396,11 @@ main (int argc, char **argv)
   if (runs < 3)
     {
       g_printerr ("bench-launch: --runs %d: give at least 3\n", runs);
+      return 2;
+    }
+  if (settle_ms < 0)
+    {
+      g_printerr ("bench-launch: --settle-ms %d: give 0 or more\n", settle_ms);
       return 2;
     }
   if (!g_file_test (probe, G_FILE_TEST_IS_REGULAR))
@@ -400,12 +432,15 @@ main (int argc, char **argv)
   /* Run 0 of each warms the page cache and is not counted. */
   for (i = 0; i <= runs && error == NULL; i++)
     {
-      if (launch_once (&viv, i > 0, &error))
-        launch_once (&qemu, i > 0, &error);
+      g_usleep ((gulong) settle_ms * 1000);
+      if (!launch_once (&viv, i > 0, &error))
+        break;
+      g_usleep ((gulong) settle_ms * 1000);
+      launch_once (&qemu, i > 0, &error);
     }
 
   if (error == NULL)
-    report (&viv, &qemu, runs);
+    report (&viv, &qemu, runs, settle_ms);
   else
     g_printerr ("bench-launch: %s\n", error->message);
 

@@ -50,6 +50,8 @@ read_line_cb (GObject *source, GAsyncResult *res, gpointer data)
   if (len && line[len - 1] == '\r')
     line[len - 1] = 0;
   g_ptr_array_add (run->result->lines, line);
+  if (run->spec->on_line)
+    run->spec->on_line (line, run->spec->on_line_data);
   if (run->spec->input_after && g_str_has_prefix (line, run->spec->input_after))
     send_input (run);
   read_next_line (run);
@@ -199,8 +201,8 @@ probe_result_dump (const ProbeResult *r)
 
 /* ---- checks shared by the vivctl and QEMU tests ---- */
 
-static const char *
-require_line (const ProbeResult *r, const char *prefix)
+const char *
+probe_require_line (const ProbeResult *r, const char *prefix)
 {
   const char *line = probe_result_find (r, prefix);
   if (!line)
@@ -233,16 +235,16 @@ void
 probe_assert_info (const ProbeResult *r, const char *cmdline, guint cpus, guint64 memory)
 {
   probe_assert_exit (r, 0);
-  g_assert_cmpstr (require_line (r, "PROBE boot "), ==, "PROBE boot loader=pvh start_info_version=1");
+  g_assert_cmpstr (probe_require_line (r, "PROBE boot "), ==, "PROBE boot loader=pvh start_info_version=1");
   g_autofree char *echo = g_strdup_printf ("PROBE cmdline=%s", cmdline);
   /* The VMM may append virtio_mmio.device= options. */
-  g_assert_true (g_str_has_prefix (require_line (r, "PROBE cmdline="), echo));
-  const char *mem = require_line (r, "PROBE mem ");
+  g_assert_true (g_str_has_prefix (probe_require_line (r, "PROBE cmdline="), echo));
+  const char *mem = probe_require_line (r, "PROBE mem ");
   guint64 usable = probe_line_u64 (mem, "usable_bytes");
   g_assert_cmpuint (usable, <=, memory);
   g_assert_cmpuint (usable, >=, memory - PROBE_LOW_RESERVED_MAX);
   g_assert_cmpuint (probe_line_u64 (mem, "highest"), >=, usable);
-  const char *line = require_line (r, "PROBE cpus ");
+  const char *line = probe_require_line (r, "PROBE cpus ");
   g_assert_cmpuint (probe_line_u64 (line, "count"), ==, cpus);
   g_assert_true (strstr (line, " source=acpi") || strstr (line, " source=mptable"));
   g_assert_nonnull (probe_result_find (r, "PROBE exit code=0"));
@@ -253,7 +255,7 @@ probe_assert_smp (const ProbeResult *r, guint cpus)
 {
   probe_assert_exit (r, 0);
   g_autofree char *want = g_strdup_printf ("PROBE smp expected=%u online=%u", cpus, cpus);
-  g_assert_cmpstr (require_line (r, "PROBE smp "), ==, want);
+  g_assert_cmpstr (probe_require_line (r, "PROBE smp "), ==, want);
   g_assert_cmpuint (probe_result_count (r, "PROBE ap apic="), ==, cpus - 1);
   /* Each AP reported a different APIC ID. */
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
@@ -266,7 +268,7 @@ void
 probe_assert_mem (const ProbeResult *r, guint64 memory)
 {
   probe_assert_exit (r, 0);
-  const char *line = require_line (r, "PROBE mem usable_bytes=");
+  const char *line = probe_require_line (r, "PROBE mem usable_bytes=");
   guint64 usable = probe_line_u64 (line, "usable_bytes");
   g_assert_cmpuint (usable, <=, memory);
   g_assert_cmpuint (usable, >=, memory - PROBE_LOW_RESERVED_MAX);
@@ -281,8 +283,8 @@ void
 probe_assert_irq (const ProbeResult *r, const char *input, guint code)
 {
   probe_assert_exit (r, code);
-  g_assert_cmpuint (probe_line_u64 (require_line (r, "PROBE timer "), "ticks"), >, 0);
-  require_line (r, "PROBE irq ready");
+  g_assert_cmpuint (probe_line_u64 (probe_require_line (r, "PROBE timer "), "ticks"), >, 0);
+  probe_require_line (r, "PROBE irq ready");
   /* One rx line per byte, in order, up to the 'q'. */
   guint n = 0;
   for (guint i = 0; i < r->lines->len; i++)
@@ -294,7 +296,7 @@ probe_assert_irq (const ProbeResult *r, const char *input, guint code)
         n++;
       }
   g_assert_cmpuint (n, ==, strlen (input));
-  const char *line = require_line (r, "PROBE irq count=");
+  const char *line = probe_require_line (r, "PROBE irq count=");
   g_assert_cmpuint (probe_line_u64 (line, "count"), ==, n);
   g_assert_cmpuint (probe_line_u64 (line, "interrupts"), >=, 1);
 }

@@ -8,6 +8,9 @@ typedef struct {
   const char *input;          /* written to stdin once a line starts with input_after */
   const char *input_after;    /* NULL: write the input at once */
   guint       timeout_ms;
+  /* Called for each stdout line as it arrives (on probe_run's thread). */
+  void      (*on_line) (const char *line, gpointer data);
+  gpointer    on_line_data;
 } ProbeRunSpec;
 
 typedef struct {
@@ -27,6 +30,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ProbeResult, probe_result_free)
 const char *probe_result_find (const ProbeResult *r, const char *prefix);
 /* Lines starting with prefix. */
 guint probe_result_count (const ProbeResult *r, const char *prefix);
+/* The first line starting with prefix; fails the test (after printing
+ * the output) if there is none. */
+const char *probe_require_line (const ProbeResult *r, const char *prefix);
 /* The number after " key=" in line (decimal or 0x hex); fails the test if absent. */
 guint64 probe_line_u64 (const char *line, const char *key);
 /* Prints the run's output, for a failing test's log. */

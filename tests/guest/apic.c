@@ -59,18 +59,19 @@ ioapic_write (uint32_t reg, uint32_t value)
   mmio_write32 (probe_platform.ioapic_addr + IOAPIC_WINDOW, value);
 }
 
-/* Routes a GSI, edge-triggered, to `vector` on one CPU.  Edge, even for a
- * line that stays high: the CPL0 handler does not read the device, so a
- * level-triggered line would fire again at once.  Only the BSP touches the
+/* Routes a GSI to `vector` on one CPU.  COM1 is routed edge-triggered:
+ * its CPL0 handler does not read the UART, so a level-triggered line would
+ * fire again at once.  Virtio lines are level-triggered: their handler
+ * acknowledges the device before the EOI.  Only the BSP touches the
  * IOAPIC, so the select/window pair needs no lock. */
 bool
-ioapic_route (uint32_t gsi, uint8_t vector, bool active_low, uint32_t dest_apic)
+ioapic_route (uint32_t gsi, uint8_t vector, bool active_low, bool level, uint32_t dest_apic)
 {
   uint32_t max_entry = (ioapic_read (IOAPIC_VERSION) >> 16) & 0xff;
   if (gsi > max_entry)
     return false;
   ioapic_write (IOAPIC_REDIR (gsi) + 1, dest_apic << 24);
-  ioapic_write (IOAPIC_REDIR (gsi), vector | (active_low ? 1u << 13 : 0));
+  ioapic_write (IOAPIC_REDIR (gsi), vector | (active_low ? 1u << 13 : 0) | (level ? 1u << 15 : 0));
   return true;
 }
 
@@ -89,4 +90,42 @@ lapic_timer_count_ticks (unsigned want)
   lapic_write (LAPIC_LVT_TIMER, LVT_MASKED);
   lapic_write (LAPIC_TIMER_INIT, 0);
   return irq_counts[VEC_TIMER] - start;
+}
+
+/* TSC ticks per second: a one-shot LAPIC timer of 10 ms (KVM's APIC timer
+ * counts at 1 GHz) measured with rdtsc, once. */
+uint64_t
+tsc_hz (void)
+{
+  static uint64_t hz;
+  if (hz)
+    return hz;
+  lapic_enable ();
+  uint64_t seen = irq_counts[VEC_TIMER];
+  lapic_write (LAPIC_TIMER_DIV, 0xb);
+  lapic_write (LAPIC_LVT_TIMER, VEC_TIMER);
+  uint64_t start = rdtsc ();
+  lapic_write (LAPIC_TIMER_INIT, 10000000);
+  uint64_t limit = start + 10000000000ULL;     /* no timer at all: give up */
+  while (irq_counts[VEC_TIMER] == seen && rdtsc () < limit)
+    cpu_relax ();
+  hz = (rdtsc () - start) * 100;
+  lapic_write (LAPIC_LVT_TIMER, LVT_MASKED);
+  return hz;
+}
+
+uint64_t
+tsc_deadline_ms (uint64_t ms)
+{
+  return rdtsc () + tsc_hz () / 1000 * ms;
+}
+
+/* A periodic LAPIC timer that keeps interrupt-mode waits bounded. */
+void
+lapic_timer_periodic (uint32_t microseconds)
+{
+  lapic_enable ();
+  lapic_write (LAPIC_TIMER_DIV, 0xb);
+  lapic_write (LAPIC_LVT_TIMER, VEC_TIMER | LVT_PERIODIC);
+  lapic_write (LAPIC_TIMER_INIT, microseconds * 1000);
 }

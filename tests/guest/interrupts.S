@@ -1,7 +1,8 @@
 /* CPL0 interrupt entry: kept to a few plain instructions because CPL0 is
  * emulated on the nested KVM this runs on.  Interrupts only count
- * (irq_counts[vector]) and EOI; the CPL3 code that waits for
- * them does the work.  Exceptions are redirected to fault_report() at
+ * (irq_counts[vector], irq_total), acknowledge a virtio device's
+ * level-triggered line, and EOI; the CPL3 code that waits for them does
+ * the work.  Exceptions are redirected to fault_report() at
  * CPL3, which prints them and exits. */
 #include "probe-defs.h"
 
@@ -36,9 +37,26 @@ isr_common:                             /* stack: vector, error, RIP, CS, RFLAGS
 	cmpq $32, %rax
 	jb exception
 	lock incq irq_counts(, %rax, 8)
+	lock incq irq_total
 	cmpq $VEC_SPURIOUS, %rax        /* a spurious interrupt takes no EOI */
 	je 1f
-	movl $LAPIC_BASE + LAPIC_EOI, %eax
+	/* A virtio device's line is level-triggered: acknowledge the device
+	 * (which drops the line) before the EOI, or the interrupt would come
+	 * straight back.  Its ISR bits are kept for the CPL3 driver. */
+	subq $VEC_VIRTIO_FIRST, %rax
+	cmpq $VIRTIO_IRQ_SLOTS, %rax
+	jae 2f
+	pushq %rcx
+	movq virtio_irq_mmio(, %rax, 8), %rcx
+	testq %rcx, %rcx
+	jz 3f
+	pushq %rdx
+	movl VIRTIO_MMIO_ISR(%rcx), %edx
+	movl %edx, VIRTIO_MMIO_ACK(%rcx)
+	lock orl %edx, virtio_irq_isr(, %rax, 4)
+	popq %rdx
+3:	popq %rcx
+2:	movl $LAPIC_BASE + LAPIC_EOI, %eax
 	movl $0, (%rax)
 1:	popq %rax
 	addq $16, %rsp
@@ -105,6 +123,19 @@ sys_halt:
 	cli
 	hlt
 	jmp sys_halt
+
+/* Filled at CPL3 (virtio_mmio.c): the register page of the device behind
+ * each virtio vector, and the ISR bits taken from it. */
+	.bss
+	.balign 8
+	.globl virtio_irq_mmio, virtio_irq_isr, irq_total
+virtio_irq_mmio:
+	.space VIRTIO_IRQ_SLOTS * 8
+virtio_irq_isr:
+	.space VIRTIO_IRQ_SLOTS * 4
+	.balign 8
+irq_total:                              /* every interrupt, for waits on any */
+	.space 8
 
 	.section .noinit, "aw", @nobits
 	.balign 16

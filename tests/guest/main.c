@@ -1,6 +1,6 @@
 /* The probe guest's CPL3 main: reads the boot information, then runs the
  * mode named by probe.mode= on the command line (see README.md). */
-#include "probe.h"
+#include "virtio.h"
 
 extern uint64_t boot_start_info;        /* tables.S, set by entry.S */
 
@@ -109,6 +109,62 @@ run_irq (void)
     }
 }
 
+/* reset (the i8042's pulse-reset command) and poweroff (ACPI S5 through
+ * the hardware-reduced SLEEP_CONTROL register): the VMM ends the VM, so
+ * still running a second later is a failure. */
+#define PORT_I8042_CMD        0x64
+#define I8042_CMD_RESET       0xfe
+#define PORT_ACPI_SLEEP_CONTROL 0x600
+#define ACPI_SLP_TYP_S5       5
+#define ACPI_SLP_EN           (1u << 5)
+
+__attribute__((noreturn)) static void
+run_machine_end (bool reset)
+{
+  uint64_t deadline = tsc_deadline_ms (1000);
+  if (reset)
+    {
+      probe_printf ("PROBE reset\r\n");
+      outb (PORT_I8042_CMD, I8042_CMD_RESET);
+    }
+  else
+    {
+      probe_printf ("PROBE poweroff\r\n");
+      outb (PORT_ACPI_SLEEP_CONTROL, ACPI_SLP_TYP_S5 << 2 | ACPI_SLP_EN);
+    }
+  while (!tsc_passed (deadline))
+    cpu_relax ();
+  probe_printf ("PROBE %s error=still-running\r\n", reset ? "reset" : "poweroff");
+  probe_exit (PROBE_EXIT_FAILED);
+}
+
+typedef struct {
+  const char *name;
+  void (*run) (void);
+} Mode;
+
+static void run_irq_mode (void) { run_irq (); }
+static void run_demo_mode (void) { demo_run (); }
+static void run_reset_mode (void) { run_machine_end (true); }
+static void run_poweroff_mode (void) { run_machine_end (false); }
+
+static const Mode modes[] = {
+  { "info", probe_print_info },
+  { "smp", probe_print_smp },
+  { "mem", probe_print_mem },
+  { "irq", run_irq_mode },
+  { "demo", run_demo_mode },
+  { "virtio-list", virtio_list_mode },
+  { "blk", blk_mode },
+  { "net", net_mode },
+  { "console", console_mode },
+  { "rng", rng_mode },
+  { "balloon", balloon_mode },
+  { "hostile", hostile_mode },
+  { "reset", run_reset_mode },
+  { "poweroff", run_poweroff_mode },
+};
+
 void
 probe_main (void)
 {
@@ -120,20 +176,13 @@ probe_main (void)
 
   char mode[16] = "info";
   cmdline_value ("probe.mode", mode, sizeof mode);
-  if (strcmp (mode, "info") == 0)
-    probe_print_info ();
-  else if (strcmp (mode, "smp") == 0)
-    probe_print_smp ();
-  else if (strcmp (mode, "mem") == 0)
-    probe_print_mem ();
-  else if (strcmp (mode, "irq") == 0)
-    run_irq ();
-  else if (strcmp (mode, "demo") == 0)
-    demo_run ();
-  else
-    {
-      probe_printf ("PROBE error unknown-mode=%s\r\n", mode);
-      probe_exit (PROBE_EXIT_FAILED);
-    }
-  probe_exit (probe_exit_code);
+  for (unsigned i = 0; i < ARRAY_SIZE (modes); i++)
+    if (strcmp (mode, modes[i].name) == 0)
+      {
+        modes[i].run ();
+        virtio_report_interrupts ();
+        probe_exit (probe_exit_code);
+      }
+  probe_printf ("PROBE error unknown-mode=%s\r\n", mode);
+  probe_exit (PROBE_EXIT_FAILED);
 }

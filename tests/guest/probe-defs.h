@@ -24,6 +24,11 @@
 /* Interrupt vectors. */
 #define VEC_TIMER           0x40
 #define VEC_COM1            0x41
+/* virtio-mmio devices: VEC_VIRTIO_FIRST + device index (see virtio.h). */
+#define VEC_VIRTIO_FIRST    0x50
+#define VIRTIO_IRQ_SLOTS    16
+#define VIRTIO_MMIO_ISR     0x60          /* InterruptStatus */
+#define VIRTIO_MMIO_ACK     0x64          /* InterruptACK */
 /* CPL3 -> CPL0 calls use ICEBP (int1), which raises #DB through the IDT
  * with no DPL check: on the nested KVM this is tested on, "int $n" at CPL3
  * raises #UD for every n.  The probe uses no debug traps otherwise. */

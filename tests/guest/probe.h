@@ -48,8 +48,13 @@ __attribute__((noreturn)) static inline void sys_halt (void)
     __asm__ volatile ("int1" :: "a" ((uint64_t) SYS_HALT) : "memory");
 }
 
-/* Counted by the CPL0 interrupt entry. */
+/* Counted by the CPL0 interrupt entry (per vector, and all together). */
 extern volatile uint64_t irq_counts[256];
+extern volatile uint64_t irq_total;
+/* Set at CPL3 for the CPL0 entry: the virtio-mmio register page behind
+ * vector VEC_VIRTIO_FIRST + i, and the ISR bits the entry acknowledged. */
+extern volatile uint64_t virtio_irq_mmio[VIRTIO_IRQ_SLOTS];
+extern volatile uint32_t virtio_irq_isr[VIRTIO_IRQ_SLOTS];
 
 /* --- libc.c --- */
 void *memset (void *dst, int c, size_t n);
@@ -125,9 +130,15 @@ uint32_t lapic_read (uint32_t reg);
 void lapic_write (uint32_t reg, uint32_t value);
 uint32_t lapic_id (void);
 void lapic_enable (void);
-bool ioapic_route (uint32_t gsi, uint8_t vector, bool active_low, uint32_t dest_apic);
+bool ioapic_route (uint32_t gsi, uint8_t vector, bool active_low, bool level, uint32_t dest_apic);
 /* Counts LAPIC timer interrupts for a short while. */
 uint64_t lapic_timer_count_ticks (unsigned want);
+/* A periodic LAPIC timer (VEC_TIMER), e.g. to bound interrupt waits. */
+void lapic_timer_periodic (uint32_t microseconds);
+/* TSC ticks per second, measured once against the LAPIC timer. */
+uint64_t tsc_hz (void);
+uint64_t tsc_deadline_ms (uint64_t ms);
+static inline bool tsc_passed (uint64_t deadline) { return rdtsc () >= deadline; }
 
 /* --- smp.c --- */
 typedef struct {

@@ -16,7 +16,7 @@ serial_irq_enable (void)
 {
   lapic_enable ();
   seen_interrupts = irq_counts[VEC_COM1];
-  if (!ioapic_route (probe_platform.com1_gsi, VEC_COM1, probe_platform.com1_active_low, lapic_id ()))
+  if (!ioapic_route (probe_platform.com1_gsi, VEC_COM1, probe_platform.com1_active_low, false, lapic_id ()))
     probe_printf ("PROBE irq error=no-ioapic-pin gsi=%u\r\n", probe_platform.com1_gsi);
   outb (PORT_COM1 + UART_MCR, MCR_DTR_RTS_OUT2);
   outb (PORT_COM1 + UART_IER, IER_RX_AVAILABLE);

@@ -170,8 +170,11 @@ rx_frame (VivVirtioNet *net, const uint8_t *frame, size_t len, unsigned flags)
 
   uint8_t num_buffers[2] = { n & 0xff, n >> 8 };
   viv_virtq_copy_to_in (&net->rx_first, 10, num_buffers, sizeof num_buffers);
+  /* One packet, published in one step: a polling driver never sees part
+   * of a mergeable packet. */
   for (unsigned i = 0; i < n; i++)
-    viv_virtqueue_push (vq, net->rx_used[i].head, net->rx_used[i].len);
+    viv_virtqueue_fill (vq, i, net->rx_used[i].head, net->rx_used[i].len);
+  viv_virtqueue_flush (vq, n);
   viv_virtio_device_notify_used (net->vdev, RX_QUEUE);
   net->stats.rx_packets++;
   net->stats.rx_bytes += len;

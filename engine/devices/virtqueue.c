@@ -294,17 +294,29 @@ viv_virtqueue_unpop (VivVirtqueue *vq)
 }
 
 void
-viv_virtqueue_push (VivVirtqueue *vq, uint16_t head, uint32_t written)
+viv_virtqueue_fill (VivVirtqueue *vq, unsigned offset, uint16_t head, uint32_t written)
 {
   g_return_if_fail (vq->size != 0 && head < vq->size);
-  unsigned slot = vq->used_idx % vq->size;
+  unsigned slot = (uint16_t) (vq->used_idx + offset) % vq->size;
   uint32_t *entry = viv_guest_memory_ptr (vq->mem, vq->used_gpa + 4 + 8 * (uint64_t) slot, 8);
   entry[0] = GUINT32_TO_LE ((uint32_t) head);
   entry[1] = GUINT32_TO_LE (written);
-  /* The entry must be visible before the index that publishes it. */
+}
+
+void
+viv_virtqueue_flush (VivVirtqueue *vq, unsigned count)
+{
+  /* The entries must be visible before the index that publishes them. */
   atomic_thread_fence (memory_order_release);
-  vq->used_idx++;
+  vq->used_idx += count;
   store16 (used_field (vq, USED_IDX), vq->used_idx);
+}
+
+void
+viv_virtqueue_push (VivVirtqueue *vq, uint16_t head, uint32_t written)
+{
+  viv_virtqueue_fill (vq, 0, head, written);
+  viv_virtqueue_flush (vq, 1);
 }
 
 /* §2.7.10: interrupt if the driver's event index lies in (old, new]. */

@@ -46,6 +46,11 @@ int  viv_virtqueue_pop  (VivVirtqueue *vq, VivVirtqElement *elem);
 void viv_virtqueue_unpop (VivVirtqueue *vq);
 /* Returns `head` to the driver with `written` bytes in its writable part. */
 void viv_virtqueue_push (VivVirtqueue *vq, uint16_t head, uint32_t written);
+/* The same in two steps, for elements the driver must see together (a
+ * mergeable rx packet): fill used slots used_idx+offset, then publish
+ * `count` of them at once. */
+void viv_virtqueue_fill  (VivVirtqueue *vq, unsigned offset, uint16_t head, uint32_t written);
+void viv_virtqueue_flush (VivVirtqueue *vq, unsigned count);
 /* After pushes: whether the driver wants an interrupt now. */
 bool viv_virtqueue_should_interrupt (VivVirtqueue *vq);
 /* Whether more buffers are available without popping. */

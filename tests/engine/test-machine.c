@@ -56,7 +56,7 @@ typedef struct {
 } Fixture;
 
 static void
-boot (Fixture *f, const char *cmdline, unsigned cpus)
+boot_with_memory (Fixture *f, const char *cmdline, unsigned cpus, uint64_t memory)
 {
   g_mutex_init (&f->console.lock);
   g_cond_init (&f->console.changed);
@@ -64,7 +64,7 @@ boot (Fixture *f, const char *cmdline, unsigned cpus)
   VivMachineConfig config = {
     .kernel_path = g_getenv ("PROBE_ELF"),
     .cmdline = cmdline,
-    .memory_bytes = 64 << 20,
+    .memory_bytes = memory,
     .n_cpus = cpus,
     .console = { console_write, &f->console },
   };
@@ -74,6 +74,12 @@ boot (Fixture *f, const char *cmdline, unsigned cpus)
   viv_machine_set_stopped_callback (f->machine, on_stopped, &f->console);
   g_assert_true (viv_machine_start (f->machine, &error));
   g_assert_no_error (error);
+}
+
+static void
+boot (Fixture *f, const char *cmdline, unsigned cpus)
+{
+  boot_with_memory (f, cmdline, cpus, 64 << 20);
 }
 
 static void
@@ -165,6 +171,23 @@ test_pause_resume_while_stopping (void)
   teardown (&f);
 }
 
+/* The bar: at least 32 GiB, most of it relocated above 4 GiB. */
+static void
+test_32_gib_guest (void)
+{
+  Fixture f = { 0 };
+  boot_with_memory (&f, "probe.mode=info", 1, 32ULL << 30);
+  g_assert_cmpint (finish (&f, NULL), ==, VIV_STOP_DEBUG_EXIT);
+  const char *usable = strstr (f.console.output->str, "usable_bytes=");
+  g_assert_nonnull (usable);
+  guint64 bytes = g_ascii_strtoull (usable + strlen ("usable_bytes="), NULL, 10);
+  /* All of it but the legacy areas below 1 MiB. */
+  g_assert_cmpuint (bytes, <=, 32ULL << 30);
+  g_assert_cmpuint (bytes, >, (32ULL << 30) - (1 << 20));
+  g_assert_nonnull (strstr (f.console.output->str, "highest=0x840000000"));
+  teardown (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -178,5 +201,6 @@ main (int argc, char **argv)
   g_test_add_func ("/machine/pause-holds-the-guest", test_pause_holds_the_guest);
   g_test_add_func ("/machine/stop-request", test_stop_request_ends_a_waiting_guest);
   g_test_add_func ("/machine/stop-while-paused", test_pause_resume_while_stopping);
+  g_test_add_func ("/machine/32-gib", test_32_gib_guest);
   return g_test_run ();
 }

@@ -56,7 +56,7 @@ typedef struct {
 } Fixture;
 
 static void
-boot_with_memory (Fixture *f, const char *cmdline, unsigned cpus, uint64_t memory)
+boot_full (Fixture *f, const char *cmdline, unsigned cpus, uint64_t memory, VivResetPolicy on_reset)
 {
   g_mutex_init (&f->console.lock);
   g_cond_init (&f->console.changed);
@@ -66,6 +66,7 @@ boot_with_memory (Fixture *f, const char *cmdline, unsigned cpus, uint64_t memor
     .cmdline = cmdline,
     .memory_bytes = memory,
     .n_cpus = cpus,
+    .on_reset = on_reset,
     .console = { console_write, &f->console },
   };
   g_autoptr (GError) error = NULL;
@@ -77,9 +78,26 @@ boot_with_memory (Fixture *f, const char *cmdline, unsigned cpus, uint64_t memor
 }
 
 static void
+boot_with_memory (Fixture *f, const char *cmdline, unsigned cpus, uint64_t memory)
+{
+  boot_full (f, cmdline, cpus, memory, VIV_RESET_STOP);
+}
+
+static void
 boot (Fixture *f, const char *cmdline, unsigned cpus)
 {
   boot_with_memory (f, cmdline, cpus, 64 << 20);
+}
+
+static unsigned
+count_occurrences (Console *console, const char *text)
+{
+  unsigned n = 0;
+  g_mutex_lock (&console->lock);
+  for (const char *p = console->output->str; (p = strstr (p, text)); p += strlen (text))
+    n++;
+  g_mutex_unlock (&console->lock);
+  return n;
 }
 
 static void
@@ -171,6 +189,53 @@ test_pause_resume_while_stopping (void)
   teardown (&f);
 }
 
+/* i8042 reset with the stop policy ends the run; with the reboot policy
+ * the kernel is loaded again and boots afresh, every time. */
+static void
+test_reset_policies (void)
+{
+  Fixture f = { 0 };
+  boot_full (&f, "probe.mode=reset", 2, 64 << 20, VIV_RESET_STOP);
+  int code = -1;
+  g_assert_cmpint (finish (&f, &code), ==, VIV_STOP_RESET);
+  g_assert_cmpint (code, ==, 0);
+  g_assert_cmpuint (count_occurrences (&f.console, "PROBE reset"), ==, 1);
+  teardown (&f);
+
+  Fixture g = { 0 };
+  boot_full (&g, "probe.mode=reset", 2, 64 << 20, VIV_RESET_REBOOT);
+  for (unsigned boots = 1; boots <= 3; boots++)
+    {
+      g_assert_true (wait_for (&g.console, NULL, 30));
+      g_assert_cmpuint (count_occurrences (&g.console, "PROBE reset"), ==, boots);
+      /* Cleared before the reboot, whose own stop may come at once. */
+      g_mutex_lock (&g.console.lock);
+      g.console.stopped = false;
+      g_mutex_unlock (&g.console.lock);
+      g_assert_cmpint (viv_machine_finish (g.machine, NULL), ==, VIV_STOP_NONE);
+    }
+  /* Exit counts add up across reboots. */
+  uint64_t counts[VIV_EXIT_N_KINDS];
+  viv_machine_get_exit_counts (g.machine, 0, counts);
+  g_assert_cmpuint (counts[VIV_EXIT_IO], >=, 3 * strlen ("PROBE reset"));
+  viv_machine_request_stop (g.machine, VIV_STOP_USER, 0);
+  VivStopReason reason = finish (&g, NULL);
+  /* The stop may have raced with one more guest reset. */
+  g_assert_true (reason == VIV_STOP_USER || reason == VIV_STOP_NONE);
+  teardown (&g);
+}
+
+/* ACPI S5 through the FADT's sleep control register. */
+static void
+test_poweroff (void)
+{
+  Fixture f = { 0 };
+  boot (&f, "probe.mode=poweroff", 1);
+  g_assert_cmpint (finish (&f, NULL), ==, VIV_STOP_POWEROFF);
+  g_assert_nonnull (strstr (f.console.output->str, "PROBE poweroff"));
+  teardown (&f);
+}
+
 /* The bar: at least 32 GiB, most of it relocated above 4 GiB. */
 static void
 test_32_gib_guest (void)
@@ -202,5 +267,7 @@ main (int argc, char **argv)
   g_test_add_func ("/machine/stop-request", test_stop_request_ends_a_waiting_guest);
   g_test_add_func ("/machine/stop-while-paused", test_pause_resume_while_stopping);
   g_test_add_func ("/machine/32-gib", test_32_gib_guest);
+  g_test_add_func ("/machine/reset-policies", test_reset_policies);
+  g_test_add_func ("/machine/poweroff", test_poweroff);
   return g_test_run ();
 }

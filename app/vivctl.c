@@ -1,6 +1,7 @@
 /* vivctl: the command-line client.  Each subcommand lives in its own file
  * and is dispatched from here. */
 #include "vivctl.h"
+#include "vivctl-vm.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -12,6 +13,21 @@ static const struct {
   const char *summary;
 } commands[] = {
   { "run", vivctl_run, "boot a kernel in the foreground, serial console on this terminal" },
+  { "disk", vivctl_disk, "create, inspect, convert, resize, snapshot and clone disk images" },
+  { "create", vivctl_create, "define a new VM (kernel, memory, disks, NICs …)" },
+  { "define", vivctl_define, "define or update a VM from libvirt domain XML" },
+  { "undefine", vivctl_undefine, "remove a VM's definition (--remove-disks: its images too)" },
+  { "dumpxml", vivctl_dumpxml, "print a VM's libvirt domain XML" },
+  { "list", vivctl_list, "list the running VMs (--all: every VM; --json)" },
+  { "start", vivctl_start, "start a VM in the background" },
+  { "shutdown", vivctl_shutdown, "ask a VM's guest to shut down" },
+  { "poweroff", vivctl_poweroff, "stop a VM at once" },
+  { "pause", vivctl_pause, "pause a VM" },
+  { "resume", vivctl_resume, "resume a paused VM" },
+  { "reset", vivctl_reset, "reset a VM (it reboots)" },
+  { "console", vivctl_console, "attach this terminal to a VM's serial console (Ctrl-] leaves)" },
+  { "stats", vivctl_stats, "a VM's statistics (--watch, --json)" },
+  { "top", vivctl_top, "a live table of every VM, with keys to start, pause, resume, stop" },
 };
 
 static void

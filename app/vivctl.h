@@ -9,3 +9,4 @@
 void vivctl_fail (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 int vivctl_run (int argc, char **argv);
+int vivctl_disk (int argc, char **argv);

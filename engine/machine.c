@@ -533,3 +533,97 @@ viv_machine_get_resident_bytes (VivMachine *m)
     }
   return resident;
 }
+
+/* ---- Monitoring and balloon control ---- */
+
+gboolean
+viv_machine_get_vcpu_cpu_time (VivMachine *m, unsigned vcpu, uint64_t *ns)
+{
+  clockid_t clock;
+  struct timespec ts;
+  if (vcpu >= m->n_vcpus_created || !m->vcpus[vcpu].thread_started
+      || pthread_getcpuclockid (m->vcpus[vcpu].thread, &clock) != 0
+      || clock_gettime (clock, &ts) != 0)
+    return FALSE;
+  *ns = (uint64_t) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + ts.tv_nsec;
+  return TRUE;
+}
+
+uint64_t
+viv_machine_get_memory_bytes (VivMachine *m)
+{
+  return m->config.memory_bytes;
+}
+
+/* The index-th bound device model of this kind, in slot order. */
+static void *
+nth_virtio_device (VivMachine *m, uint32_t device_id, unsigned index)
+{
+  for (unsigned i = 0; i < m->n_virtio; i++)
+    {
+      void *dev = viv_virtio_device_get_bound (m->virtio[i], device_id);
+      if (dev && index-- == 0)
+        return dev;
+    }
+  return NULL;
+}
+
+static unsigned
+count_virtio_devices (VivMachine *m, uint32_t device_id)
+{
+  unsigned n = 0;
+  for (unsigned i = 0; i < m->n_virtio; i++)
+    n += viv_virtio_device_get_bound (m->virtio[i], device_id) != NULL;
+  return n;
+}
+
+unsigned
+viv_machine_get_n_disks (VivMachine *m)
+{
+  return count_virtio_devices (m, VIRTIO_ID_BLOCK);
+}
+
+gboolean
+viv_machine_get_disk_stats (VivMachine *m, unsigned index, VivVirtioBlkStats *stats)
+{
+  VivVirtioBlk *blk = nth_virtio_device (m, VIRTIO_ID_BLOCK, index);
+  if (!blk)
+    return FALSE;
+  viv_virtio_blk_get_stats (blk, stats);
+  return TRUE;
+}
+
+unsigned
+viv_machine_get_n_nics (VivMachine *m)
+{
+  return count_virtio_devices (m, VIRTIO_ID_NET);
+}
+
+gboolean
+viv_machine_get_nic_stats (VivMachine *m, unsigned index, VivNetStats *stats)
+{
+  VivVirtioNet *net = nth_virtio_device (m, VIRTIO_ID_NET, index);
+  if (!net)
+    return FALSE;
+  viv_virtio_net_get_stats (net, stats);
+  return TRUE;
+}
+
+gboolean
+viv_machine_set_balloon_target (VivMachine *m, uint64_t bytes)
+{
+  if (!m->balloon)
+    return FALSE;
+  viv_virtio_balloon_set_target (m->balloon, bytes);
+  return TRUE;
+}
+
+gboolean
+viv_machine_get_balloon (VivMachine *m, uint64_t *target_bytes, uint64_t *actual_bytes)
+{
+  if (!m->balloon)
+    return FALSE;
+  *target_bytes = viv_virtio_balloon_get_target_bytes (m->balloon);
+  *actual_bytes = viv_virtio_balloon_get_actual_bytes (m->balloon);
+  return TRUE;
+}

@@ -88,3 +88,23 @@ void          viv_machine_get_exit_counts (VivMachine *machine, unsigned vcpu,
                                            uint64_t counts[VIV_EXIT_N_KINDS]);
 /* Guest RAM pages the host has actually backed, in bytes. */
 uint64_t      viv_machine_get_resident_bytes (VivMachine *machine);
+
+/* ---- Monitoring and balloon control (the worker's statistics) ----------
+ * Disks and NICs are numbered in configuration order. */
+#include "devices/virtio_blk.h"
+#include "devices/virtio_net.h"
+
+/* CPU time the thread of `vcpu` has used since this boot started it, in
+ * nanoseconds; false while that vCPU has no thread.  Call from the thread
+ * that starts and finishes the machine. */
+gboolean      viv_machine_get_vcpu_cpu_time (VivMachine *machine, unsigned vcpu, uint64_t *ns);
+uint64_t      viv_machine_get_memory_bytes (VivMachine *machine);
+unsigned      viv_machine_get_n_disks (VivMachine *machine);
+gboolean      viv_machine_get_disk_stats (VivMachine *machine, unsigned index,
+                                          VivVirtioBlkStats *stats);
+unsigned      viv_machine_get_n_nics (VivMachine *machine);
+gboolean      viv_machine_get_nic_stats (VivMachine *machine, unsigned index, VivNetStats *stats);
+/* False when the machine has no balloon.  Thread-safe. */
+gboolean      viv_machine_set_balloon_target (VivMachine *machine, uint64_t bytes);
+gboolean      viv_machine_get_balloon (VivMachine *machine, uint64_t *target_bytes,
+                                       uint64_t *actual_bytes);

@@ -1,6 +1,7 @@
 /* The format-neutral front of disk images: picks the driver, owns the I/O
  * engine, and checks every request before a driver sees it. */
 #include "block/block.h"
+#include "block/qcow2.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -14,7 +15,7 @@ struct VivBlock {
   VivBlockInfo          info;
 };
 
-static const VivBlockDriver *const drivers[] = { &viv_block_driver_raw };
+static const VivBlockDriver *const drivers[] = { &viv_block_driver_raw, &viv_block_driver_qcow2 };
 
 VivBlock *
 viv_block_open (const VivBlockOptions *options, GError **error)
@@ -26,7 +27,8 @@ viv_block_open (const VivBlockOptions *options, GError **error)
       driver = drivers[i];
   if (!driver) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                 "Disk image “%s”: unknown format “%s”; the supported format is raw",
+                 "Disk image “%s”: unknown format “%s”; the supported formats are raw and "
+                 "qcow2",
                  options->path, format);
     return NULL;
   }
@@ -114,6 +116,12 @@ unsigned
 viv_block_capabilities (VivBlock *blk)
 {
   return blk->info.capabilities;
+}
+
+void *
+viv_block_driver_state (VivBlock *blk, const VivBlockDriver *driver)
+{
+  return blk->driver == driver ? blk->state : NULL;
 }
 
 /* 0 if [offset, offset+len) is a valid aligned range of the image. */

@@ -24,7 +24,7 @@ typedef enum {
 
 typedef struct VivBlockOptions {
   const char   *path;
-  const char   *format;     /* "raw"; NULL means raw (images are never probed) */
+  const char   *format;     /* "raw" or "qcow2"; NULL means raw (images are never probed) */
   bool          read_only;
   VivBlockCache cache;
   GMainContext *context;    /* where callbacks run; NULL: the global default */
@@ -122,3 +122,7 @@ typedef struct VivBlockDriver {
 } VivBlockDriver;
 
 extern const VivBlockDriver viv_block_driver_raw;
+
+/* The driver's state when `blk` uses `driver`, else NULL: for calls a
+ * format offers beyond VivBlock (qcow2.h). */
+void *viv_block_driver_state (VivBlock *blk, const VivBlockDriver *driver);

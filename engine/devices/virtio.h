@@ -91,3 +91,8 @@ void                  viv_virtio_device_config_changed (VivVirtioDevice *vdev);
  * config interrupt, logs `why` once; the device stops processing until
  * the driver resets it.  The VM keeps running. */
 void                  viv_virtio_device_needs_reset (VivVirtioDevice *vdev, const char *why);
+
+/* The device model bound to this transport (the `dev` given to
+ * viv_virtio_device_bind) if its ops say `device_id`, else NULL: how the
+ * machine finds its disks and NICs again to read their statistics. */
+void                 *viv_virtio_device_get_bound (VivVirtioDevice *vdev, uint32_t device_id);

@@ -875,3 +875,12 @@ viv_virtio_device_needs_reset (VivVirtioDevice *vdev, const char *why)
   fail_device (vdev, why);
   g_rec_mutex_unlock (&vdev->lock);
 }
+
+void *
+viv_virtio_device_get_bound (VivVirtioDevice *vdev, uint32_t device_id)
+{
+  g_rec_mutex_lock (&vdev->lock);
+  void *dev = vdev->ops && vdev->ops->device_id == device_id ? vdev->dev : NULL;
+  g_rec_mutex_unlock (&vdev->lock);
+  return dev;
+}

@@ -23,8 +23,9 @@ typedef struct {
 } SlirpBackend;
 
 typedef struct {
-  gpointer tag;
-  unsigned round;             /* the last fill that asked for this fd */
+  gpointer     tag;
+  GIOCondition condition;     /* what we watch it for now */
+  unsigned     round;         /* the last fill that asked for this fd */
 } Watch;
 
 typedef struct {
@@ -121,11 +122,15 @@ cb_unregister_poll_fd (int fd, void *opaque)
     }
 }
 
+/* Slirp wants its fd set looked at again.  On the loop's own thread the
+ * next prepare does that anyway; waking the context from there would make
+ * the loop spin (slirp notifies on every poll while it has a listener). */
 static void
 cb_notify (void *opaque)
 {
   SlirpBackend *sb = opaque;
-  g_main_context_wakeup (sb->base.context);
+  if (!g_main_context_is_owner (sb->base.context))
+    g_main_context_wakeup (sb->base.context);
 }
 
 static const SlirpCb slirp_callbacks = {
@@ -158,15 +163,18 @@ add_poll (int fd, int events, void *opaque)
   if (events & SLIRP_POLL_HUP)
     condition |= G_IO_HUP;
 
+  /* Only real changes: modifying a watch wakes the context, and doing it
+   * on every prepare would make the loop spin. */
   Watch *watch = g_hash_table_lookup (sb->watches, GINT_TO_POINTER (fd));
-  if (watch)
+  if (watch && watch->condition != condition)
     g_source_modify_unix_fd (sb->poll_source, watch->tag, condition);
-  else
+  else if (!watch)
     {
       watch = g_new (Watch, 1);
       watch->tag = g_source_add_unix_fd (sb->poll_source, fd, condition);
       g_hash_table_insert (sb->watches, GINT_TO_POINTER (fd), watch);
     }
+  watch->condition = condition;
   watch->round = sb->fill_round;
   return fd;
 }

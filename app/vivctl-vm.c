@@ -1,0 +1,669 @@
+/* vivctl's VM commands: create, define, undefine, dumpxml and list work
+ * on the library; start, shutdown, poweroff, pause, resume and reset
+ * drive the VM's worker. */
+#include "vivctl-vm.h"
+#include "size.h"
+#include "worker-client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_MEMORY (256 * 1024 * 1024)
+
+gboolean
+vivctl_vm_parse_args (GOptionContext *context, int *argc, char ***argv, const char *usage_operands,
+                      int n_args)
+{
+  const char *command = (*argv)[0];
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      vivctl_fail ("%s: %s", command, error->message);
+      return FALSE;
+    }
+  if (*argc - 1 > n_args)
+    {
+      vivctl_fail ("%s: unexpected argument '%s'; see 'vivctl %s --help'", command, (*argv)[1 + n_args],
+                   command);
+      return FALSE;
+    }
+  if (*argc - 1 < n_args)
+    {
+      vivctl_fail ("%s: usage: vivctl %s %s", command, command, usage_operands);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+VivLibrary *
+vivctl_vm_open_library (void)
+{
+  g_autoptr (GError) error = NULL;
+  VivLibrary *lib = viv_library_open (NULL, &error);
+  if (!lib)
+    vivctl_fail ("%s", error->message);
+  return lib;
+}
+
+int
+vivctl_vm_report (const GError *error)
+{
+  vivctl_fail ("%s", error->message);
+  if (error->domain == VIV_LIBRARY_ERROR)
+    return error->code == VIV_LIBRARY_ERROR_FAILED ? VIVCTL_EXIT_FAILURE : VIVCTL_EXIT_USAGE;
+  if (error->domain == VIV_WORKER_CLIENT_ERROR)
+    return error->code == VIV_WORKER_CLIENT_ERROR_NOT_RUNNING
+           || error->code == VIV_WORKER_CLIENT_ERROR_ALREADY_RUNNING ? VIVCTL_EXIT_USAGE : VIVCTL_EXIT_FAILURE;
+  if (error->domain == VIV_MACHINE1_ERROR)
+    return error->code == VIV_MACHINE1_ERROR_WRONG_STATE ? VIVCTL_EXIT_USAGE : VIVCTL_EXIT_FAILURE;
+  if (error->domain == G_IO_ERROR && error->code == G_IO_ERROR_INVALID_ARGUMENT)
+    return VIVCTL_EXIT_USAGE;
+  return VIVCTL_EXIT_FAILURE;
+}
+
+/* ---- create ------------------------------------------------------------- */
+
+static char *
+absolute_path (const char *path)
+{
+  return g_canonicalize_filename (path, NULL);
+}
+
+/* Doubles commas, as --disk paths are written. */
+static char *
+escape_commas (const char *path)
+{
+  g_auto (GStrv) parts = g_strsplit (path, ",", -1);
+  return g_strjoinv (",,", parts);
+}
+
+/* --disk size=SIZE[,OPTIONS]: a new raw image in the VM's directory. */
+static gboolean
+create_image (const char *dir, unsigned index, const char *spec, char **new_spec, char **created,
+              GError **error)
+{
+  const char *comma = strchr (spec, ',');
+  g_autofree char *size_text = g_strndup (spec + strlen ("size="),
+                                          comma ? (gsize) (comma - spec) - strlen ("size=") : strlen (spec));
+  guint64 size;
+  if (!viv_parse_size (size_text, &size, error) || size == 0)
+    {
+      if (error && !*error)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "a disk cannot be empty");
+      g_prefix_error (error, "--disk %s: ", spec);
+      return FALSE;
+    }
+  if (g_mkdir_with_parents (dir, 0700) < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "cannot create %s: %s", dir,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  g_autofree char *path = g_strdup_printf ("%s/disk%u.img", dir, index);
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, errsv == EEXIST ? G_IO_ERROR_INVALID_ARGUMENT : g_io_error_from_errno (errsv),
+                   "--disk %s: cannot create %s: %s%s", spec, path, g_strerror (errsv),
+                   errsv == EEXIST ? " (left by an earlier VM: remove it, or use it with --disk PATH)" : "");
+      return FALSE;
+    }
+  *created = g_strdup (path);
+  int ret = ftruncate (fd, size);
+  int errsv = errno;
+  close (fd);
+  if (ret < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot size %s: %s", path,
+                   g_strerror (errsv));
+      return FALSE;
+    }
+  g_autofree char *escaped = escape_commas (path);
+  *new_spec = g_strconcat (escaped, comma ? comma : "", NULL);
+  return TRUE;
+}
+
+static gboolean
+add_disks (VivVmDefinition *def, char **disk_texts, const char *dir, GPtrArray *created, GError **error)
+{
+  for (unsigned i = 0; disk_texts && disk_texts[i]; i++)
+    {
+      g_autofree char *spec = NULL;
+      if (g_str_has_prefix (disk_texts[i], "size="))
+        {
+          char *image = NULL;
+          gboolean ok = create_image (dir, i, disk_texts[i], &spec, &image, error);
+          if (image)
+            g_ptr_array_add (created, image);
+          if (!ok)
+            return FALSE;
+        }
+      else
+        spec = g_strdup (disk_texts[i]);
+      VivDiskSpec *disk = g_new0 (VivDiskSpec, 1);
+      if (!viv_disk_spec_parse (spec, disk, error))
+        {
+          g_free (disk);
+          return FALSE;
+        }
+      char *path = absolute_path (disk->path);
+      g_free (disk->path);
+      disk->path = path;
+      disk->config.path = path;
+      g_ptr_array_add (def->disks, disk);
+    }
+  return TRUE;
+}
+
+static gboolean
+add_nets (VivVmDefinition *def, char **net_texts, GError **error)
+{
+  for (unsigned i = 0; net_texts && net_texts[i]; i++)
+    {
+      VivNetOptions options;
+      if (!viv_net_options_parse (net_texts[i], &options, error))
+        {
+          g_prefix_error (error, "--net %s: ", net_texts[i]);
+          return FALSE;
+        }
+      g_ptr_array_add (def->nets, viv_net_spec_with_random_mac (net_texts[i]));
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_console (const char *text, VivConsoleKind *kind, GError **error)
+{
+  if (!text || g_str_equal (text, "serial"))
+    *kind = VIV_CONSOLE_SERIAL;
+  else if (g_str_equal (text, "virtio"))
+    *kind = VIV_CONSOLE_VIRTIO;
+  else
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "--console: '%s' is not a console; use serial or virtio", text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+remove_created (GPtrArray *created, const char *dir)
+{
+  for (unsigned i = 0; i < created->len; i++)
+    g_unlink (created->pdata[i]);
+  if (created->len > 0)
+    g_rmdir (dir);  /* only when nothing else is there */
+}
+
+int
+vivctl_create (int argc, char **argv)
+{
+  g_autofree char *kernel = NULL, *initrd = NULL, *cmdline = NULL;
+  g_autofree char *memory_text = NULL, *cpus_text = NULL, *console = NULL;
+  g_auto (GStrv) disk_texts = NULL, net_texts = NULL;
+  gboolean rng = FALSE, balloon = FALSE;
+  GOptionEntry entries[] = {
+    { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &kernel, "Kernel to boot (bzImage or PVH ELF)", "FILE" },
+    { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &initrd, "Initial ramdisk", "FILE" },
+    { "cmdline", 0, 0, G_OPTION_ARG_STRING, &cmdline, "Kernel command line", "STR" },
+    { "memory", 0, 0, G_OPTION_ARG_STRING, &memory_text, "Guest memory (default 256M)", "SIZE" },
+    { "cpus", 0, 0, G_OPTION_ARG_STRING, &cpus_text, "Number of vCPUs (default 1)", "N" },
+    { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, &disk_texts,
+      "A virtio disk (repeatable): PATH[,format=raw][,cache=none|writethrough|writeback][,readonly]"
+      "[,serial=ID], or size=SIZE[,…] for a new empty image beside the definition", "SPEC" },
+    { "net", 0, 0, G_OPTION_ARG_STRING_ARRAY, &net_texts,
+      "A virtio NIC (repeatable): user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT][,mac=MAC] or "
+      "tap,ifname=IF[,mac=MAC]", "SPEC" },
+    { "console", 0, 0, G_OPTION_ARG_STRING, &console, "The VM's console: serial (default) or virtio", "KIND" },
+    { "rng", 0, 0, G_OPTION_ARG_NONE, &rng, "Add a virtio entropy device", NULL },
+    { "balloon", 0, 0, G_OPTION_ARG_NONE, &balloon, "Add a virtio memory balloon", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("NAME - define a new VM (it does not start it)");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!vivctl_vm_parse_args (context, &argc, &argv, "NAME --kernel FILE [OPTIONS…]", 1))
+    return VIVCTL_EXIT_USAGE;
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VivVmDefinition) def = viv_vm_definition_new ();
+  def->name = g_strdup (argv[1]);
+  if (!viv_vm_name_is_valid (def->name, &error))
+    return vivctl_vm_report (error);
+  if (!kernel)
+    {
+      vivctl_fail ("create: --kernel FILE is required: the kernel to boot (a bzImage or a PVH ELF)");
+      return VIVCTL_EXIT_USAGE;
+    }
+  def->kernel = absolute_path (kernel);
+  def->initrd = initrd ? absolute_path (initrd) : NULL;
+  def->cmdline = g_steal_pointer (&cmdline);
+  def->memory_bytes = DEFAULT_MEMORY;
+  if (memory_text && !viv_parse_size (memory_text, &def->memory_bytes, &error))
+    {
+      vivctl_fail ("--memory: %s", error->message);
+      return VIVCTL_EXIT_USAGE;
+    }
+  if (def->memory_bytes == 0 || def->memory_bytes % 1024 != 0)
+    {
+      vivctl_fail ("--memory: %s is not a whole number of KiB (e.g. 512M)", memory_text);
+      return VIVCTL_EXIT_USAGE;
+    }
+  if (cpus_text)
+    {
+      guint64 n;
+      if (!g_ascii_string_to_unsigned (cpus_text, 10, 1, G_MAXUINT, &n, NULL))
+        {
+          vivctl_fail ("--cpus: '%s' is not a number of vCPUs (1 or more)", cpus_text);
+          return VIVCTL_EXIT_USAGE;
+        }
+      def->n_cpus = n;
+    }
+  if (!parse_console (console, &def->console_kind, &error))
+    return vivctl_vm_report (error);
+  def->rng = rng;
+  def->balloon = balloon;
+  if (!add_nets (def, net_texts, &error))
+    return vivctl_vm_report (error);
+
+  g_autoptr (VivLibrary) lib = vivctl_vm_open_library ();
+  if (!lib)
+    return VIVCTL_EXIT_FAILURE;
+  /* Checked before new images go into the directory of an existing VM. */
+  if (viv_library_contains (lib, def->name))
+    {
+      vivctl_fail ("a VM named '%s' already exists; choose another name or undefine it first", def->name);
+      return VIVCTL_EXIT_USAGE;
+    }
+  g_autofree char *dir = viv_library_get_vm_dir (lib, def->name);
+  g_autoptr (GPtrArray) created = g_ptr_array_new_with_free_func (g_free);
+  if (!add_disks (def, disk_texts, dir, created, &error)
+      || !viv_library_define (lib, def, VIV_LIBRARY_DEFINE_NEW_ONLY, &error))
+    {
+      remove_created (created, dir);
+      return vivctl_vm_report (error);
+    }
+  printf ("VM '%s' defined (UUID %s)\n", def->name, def->uuid);
+  return 0;
+}
+
+/* ---- define, undefine, dumpxml ----------------------------------------- */
+
+
+int
+vivctl_define (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) context = g_option_context_new ("FILE.xml - define or update a VM from libvirt domain XML");
+  if (!vivctl_vm_parse_args (context, &argc, &argv, "FILE.xml", 1))
+    return VIVCTL_EXIT_USAGE;
+
+  g_autoptr (GError) error = NULL;
+  g_autofree char *xml = NULL;
+  gsize len;
+  if (!g_file_get_contents (argv[1], &xml, &len, &error))
+    {
+      vivctl_fail ("%s", error->message);
+      return VIVCTL_EXIT_USAGE;
+    }
+  g_autoptr (VivVmDefinition) def = viv_domain_xml_to_definition (xml, len, &error);
+  if (!def)
+    {
+      g_prefix_error (&error, "%s: ", argv[1]);
+      return vivctl_vm_report (error);
+    }
+  g_autoptr (VivLibrary) lib = vivctl_vm_open_library ();
+  if (!lib)
+    return VIVCTL_EXIT_FAILURE;
+  gboolean existed = viv_library_contains (lib, def->name);
+  if (!viv_library_define (lib, def, 0, &error))
+    return vivctl_vm_report (error);
+  if (existed && viv_worker_client_is_running (def->uuid))
+    printf ("VM '%s' updated; it is running, so the changes apply when it next starts\n", def->name);
+  else
+    printf ("VM '%s' %s from %s (UUID %s)\n", def->name, existed ? "updated" : "defined", argv[1], def->uuid);
+  return 0;
+}
+
+int
+vivctl_undefine (int argc, char **argv)
+{
+  gboolean remove_disks = FALSE;
+  GOptionEntry entries[] = {
+    { "remove-disks", 0, 0, G_OPTION_ARG_NONE, &remove_disks,
+      "Also delete the VM's writable disk images (read-only ones are kept)", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("NAME - remove a VM's definition");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!vivctl_vm_parse_args (context, &argc, &argv, "NAME [--remove-disks]", 1))
+    return VIVCTL_EXIT_USAGE;
+
+  g_autoptr (VivLibrary) lib = vivctl_vm_open_library ();
+  if (!lib)
+    return VIVCTL_EXIT_FAILURE;
+  g_autoptr (GError) error = NULL;
+  const char *name = argv[1];
+  g_autoptr (VivVmDefinition) def = viv_library_load (lib, name, &error);
+  if (def && viv_worker_client_is_running (def->uuid))
+    {
+      vivctl_fail ("'%s' is running; stop it first (vivctl poweroff %s)", name, name);
+      return VIVCTL_EXIT_USAGE;
+    }
+  /* A broken definition can still be removed, but not its disks. */
+  if (!def && (remove_disks || !g_error_matches (error, VIV_LIBRARY_ERROR, VIV_LIBRARY_ERROR_INVALID)))
+    return vivctl_vm_report (error);
+  g_clear_error (&error);
+
+  g_autoptr (GPtrArray) removed = g_ptr_array_new_with_free_func (g_free);
+  if (!viv_library_undefine (lib, name, remove_disks, removed, &error))
+    return vivctl_vm_report (error);
+  for (unsigned i = 0; i < removed->len; i++)
+    printf ("removed %s\n", (char *) removed->pdata[i]);
+  printf ("VM '%s' undefined\n", name);
+  return 0;
+}
+
+int
+vivctl_dumpxml (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) context = g_option_context_new ("NAME - print a VM's libvirt domain XML");
+  if (!vivctl_vm_parse_args (context, &argc, &argv, "NAME", 1))
+    return VIVCTL_EXIT_USAGE;
+  g_autoptr (VivLibrary) lib = vivctl_vm_open_library ();
+  if (!lib)
+    return VIVCTL_EXIT_FAILURE;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *xml = viv_library_load_xml (lib, argv[1], &error);
+  if (!xml)
+    return vivctl_vm_report (error);
+  fputs (xml, stdout);
+  if (*xml && xml[strlen (xml) - 1] != '\n')
+    fputc ('\n', stdout);
+  return 0;
+}
+
+/* ---- list --------------------------------------------------------------- */
+
+typedef struct {
+  char   *name;
+  char   *uuid;
+  char   *state;
+  guint   n_cpus;
+  guint64 memory_bytes;
+} ListRow;
+
+static void
+list_row_clear (ListRow *row)
+{
+  g_free (row->name);
+  g_free (row->uuid);
+  g_free (row->state);
+}
+
+/* The worker's view when one runs the VM: its State and its
+ * configuration (which may predate a redefinition). */
+static void
+fill_from_worker (ListRow *row, GPtrArray *workers)
+{
+  for (unsigned i = 0; workers && i < workers->len; i++)
+    {
+      VivWorkerInfo *info = workers->pdata[i];
+      if (!g_str_equal (info->uuid, row->uuid))
+        continue;
+      if (info->crashed)
+        {
+          g_free (row->state);
+          row->state = g_strdup ("crashed");
+          return;
+        }
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GDBusConnection) bus = viv_worker_client_connect (info, NULL, &error);
+      g_autoptr (VivDBusMachine1) vm = bus ? viv_worker_client_get_machine (bus, NULL, &error) : NULL;
+      if (!vm)
+        {
+          /* Stopping between the listing and now. */
+          g_debug ("%s: %s", row->name, error->message);
+          return;
+        }
+      g_free (row->state);
+      row->state = g_strdup (viv_dbus_machine1_get_state (vm));
+      row->n_cpus = viv_dbus_machine1_get_vcpus (vm);
+      row->memory_bytes = viv_dbus_machine1_get_memory_bytes (vm);
+      return;
+    }
+}
+
+static gboolean
+is_active_state (const char *state)
+{
+  return !g_str_equal (state, "shut-off") && !g_str_equal (state, "crashed");
+}
+
+static void
+print_list_json (GArray *rows)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  json_builder_begin_array (builder);
+  for (unsigned i = 0; i < rows->len; i++)
+    {
+      ListRow *row = &g_array_index (rows, ListRow, i);
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, row->name);
+      json_builder_set_member_name (builder, "uuid");
+      json_builder_add_string_value (builder, row->uuid);
+      json_builder_set_member_name (builder, "state");
+      json_builder_add_string_value (builder, row->state);
+      json_builder_set_member_name (builder, "vcpus");
+      json_builder_add_int_value (builder, row->n_cpus);
+      json_builder_set_member_name (builder, "memory_bytes");
+      json_builder_add_int_value (builder, (gint64) row->memory_bytes);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  g_autoptr (JsonNode) root = json_builder_get_root (builder);
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_root (generator, root);
+  g_autofree char *text = json_generator_to_data (generator, NULL);
+  printf ("%s\n", text);
+}
+
+static void
+print_list_table (GArray *rows)
+{
+  printf (" %-24s %-14s %5s %10s\n", "Name", "State", "vCPUs", "Memory");
+  printf ("%s\n", "------------------------------------------------------------");
+  for (unsigned i = 0; i < rows->len; i++)
+    {
+      ListRow *row = &g_array_index (rows, ListRow, i);
+      g_autofree char *memory = g_format_size_full (row->memory_bytes, G_FORMAT_SIZE_IEC_UNITS);
+      printf (" %-24s %-14s %5u %10s\n", row->name, row->state, row->n_cpus, memory);
+    }
+}
+
+int
+vivctl_list (int argc, char **argv)
+{
+  gboolean all = FALSE, json = FALSE;
+  GOptionEntry entries[] = {
+    { "all", 0, 0, G_OPTION_ARG_NONE, &all, "Also list VMs that are shut off or crashed", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON (name, uuid, state, vcpus, memory_bytes)", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("- list the running VMs (--all: every VM)");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!vivctl_vm_parse_args (context, &argc, &argv, "[--all] [--json]", 0))
+    return VIVCTL_EXIT_USAGE;
+
+  g_autoptr (VivLibrary) lib = vivctl_vm_open_library ();
+  if (!lib)
+    return VIVCTL_EXIT_FAILURE;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) names = viv_library_list (lib, &error);
+  if (!names)
+    return vivctl_vm_report (error);
+  g_autoptr (GPtrArray) workers = viv_worker_client_list (&error);
+  if (!workers)
+    {
+      vivctl_fail ("cannot list the running VMs: %s", error->message);
+      g_clear_error (&error);
+    }
+
+  int status = 0;
+  g_autoptr (GArray) rows = g_array_new (FALSE, TRUE, sizeof (ListRow));
+  g_array_set_clear_func (rows, (GDestroyNotify) list_row_clear);
+  for (char **name = names; *name; name++)
+    {
+      g_autoptr (VivVmDefinition) def = viv_library_load (lib, *name, &error);
+      if (!def)
+        {
+          vivctl_fail ("%s", error->message);
+          g_clear_error (&error);
+          status = VIVCTL_EXIT_FAILURE;
+          continue;
+        }
+      ListRow row = {
+        .name = g_strdup (def->name),
+        .uuid = g_strdup (def->uuid),
+        .state = g_strdup ("shut-off"),
+        .n_cpus = def->n_cpus,
+        .memory_bytes = def->memory_bytes,
+      };
+      fill_from_worker (&row, workers);
+      if (all || is_active_state (row.state))
+        g_array_append_val (rows, row);
+      else
+        list_row_clear (&row);
+    }
+  if (json)
+    print_list_json (rows);
+  else
+    print_list_table (rows);
+  return status;
+}
+
+/* ---- start and the lifecycle methods ------------------------------------ */
+
+int
+vivctl_start (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) context = g_option_context_new ("NAME - start a VM in the background");
+  if (!vivctl_vm_parse_args (context, &argc, &argv, "NAME", 1))
+    return VIVCTL_EXIT_USAGE;
+  g_autoptr (VivLibrary) lib = vivctl_vm_open_library ();
+  if (!lib)
+    return VIVCTL_EXIT_FAILURE;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VivVmDefinition) def = viv_library_load (lib, argv[1], &error);
+  if (!def)
+    return vivctl_vm_report (error);
+  g_autoptr (VivWorkerInfo) info = viv_worker_client_start (NULL, def->name, 0, &error);
+  if (!info)
+    return vivctl_vm_report (error);
+  printf ("VM '%s' started (worker %d; console: vivctl console %s)\n", info->name, (int) info->pid,
+          info->name);
+  return 0;
+}
+
+VivDBusMachine1 *
+vivctl_vm_connect (const char *name, VivWorkerInfo **info_out, GError **error)
+{
+  g_autoptr (VivWorkerInfo) info = viv_worker_client_find (name, error);
+  if (!info)
+    {
+      if (g_error_matches (*error, VIV_WORKER_CLIENT_ERROR, VIV_WORKER_CLIENT_ERROR_NOT_RUNNING))
+        {
+          g_autoptr (VivLibrary) lib = viv_library_open (NULL, NULL);
+          g_clear_error (error);
+          if (lib && !viv_library_contains (lib, name))
+            g_set_error (error, VIV_LIBRARY_ERROR, VIV_LIBRARY_ERROR_NOT_FOUND,
+                         "there is no VM named '%s' (see 'vivctl list --all')", name);
+          else
+            g_set_error (error, VIV_WORKER_CLIENT_ERROR, VIV_WORKER_CLIENT_ERROR_NOT_RUNNING,
+                         "'%s' is not running (start it with 'vivctl start %s')", name, name);
+        }
+      return NULL;
+    }
+  if (info->crashed)
+    {
+      g_autofree char *log = viv_worker_log_path (info->name);
+      g_set_error (error, VIV_WORKER_CLIENT_ERROR, VIV_WORKER_CLIENT_ERROR_CRASHED,
+                   "'%s' crashed: %s (see %s; 'vivctl start %s' starts it again)", info->name,
+                   info->crash_reason ? info->crash_reason : "unknown reason", log, info->name);
+      return NULL;
+    }
+  g_autoptr (GDBusConnection) bus = viv_worker_client_connect (info, NULL, error);
+  if (!bus)
+    return NULL;
+  VivDBusMachine1 *vm = viv_worker_client_get_machine (bus, NULL, error);
+  if (vm && info_out)
+    *info_out = g_steal_pointer (&info);
+  return vm;
+}
+
+typedef gboolean (*MachineCall) (VivDBusMachine1 *proxy, GCancellable *cancellable, GError **error);
+
+/* wait_exit: the call ends the worker (PowerOff returns before it is gone). */
+static int
+run_lifecycle (int argc, char **argv, const char *summary, MachineCall call, gboolean wait_exit,
+               const char *done)
+{
+  g_autoptr (GOptionContext) context = g_option_context_new (summary);
+  if (!vivctl_vm_parse_args (context, &argc, &argv, "NAME", 1))
+    return VIVCTL_EXIT_USAGE;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VivWorkerInfo) info = NULL;
+  g_autoptr (VivDBusMachine1) vm = vivctl_vm_connect (argv[1], &info, &error);
+  if (!vm || !call (vm, NULL, &error))
+    {
+      if (g_dbus_error_is_remote_error (error))
+        g_dbus_error_strip_remote_error (error);
+      return vivctl_vm_report (error);
+    }
+  if (wait_exit && !viv_worker_client_wait_exit (info, 0, &error))
+    return vivctl_vm_report (error);
+  printf ("VM '%s' %s\n", argv[1], done);
+  return 0;
+}
+
+int
+vivctl_shutdown (int argc, char **argv)
+{
+  return run_lifecycle (argc, argv, "NAME - ask the guest to shut down", viv_dbus_machine1_call_shutdown_sync,
+                        FALSE, "is shutting down");
+}
+
+int
+vivctl_poweroff (int argc, char **argv)
+{
+  return run_lifecycle (argc, argv, "NAME - stop a VM at once (pull the plug)",
+                        viv_dbus_machine1_call_power_off_sync, TRUE, "powered off");
+}
+
+int
+vivctl_pause (int argc, char **argv)
+{
+  return run_lifecycle (argc, argv, "NAME - pause a VM's vCPUs", viv_dbus_machine1_call_pause_sync, FALSE,
+                        "paused");
+}
+
+int
+vivctl_resume (int argc, char **argv)
+{
+  return run_lifecycle (argc, argv, "NAME - let a paused VM run again", viv_dbus_machine1_call_resume_sync,
+                        FALSE, "resumed");
+}
+
+int
+vivctl_reset (int argc, char **argv)
+{
+  return run_lifecycle (argc, argv, "NAME - reset a VM (it reboots from its kernel)",
+                        viv_dbus_machine1_call_reset_sync, FALSE, "reset");
+}

@@ -66,10 +66,10 @@ viv_disk_spec_parse (const char *spec, VivDiskSpec *disk, GError **error)
         disk->config.read_only = false;
       else if (g_str_equal (key, "format") && value)
         {
-          if (!g_str_equal (value, "raw"))
+          if (!g_str_equal (value, "raw") && !g_str_equal (value, "qcow2"))
             {
               viv_disk_spec_clear (disk);
-              return bad (error, spec, "unknown format '%s'; known: raw", value);
+              return bad (error, spec, "unknown format '%s'; known: raw, qcow2", value);
             }
           g_free (disk->format);
           disk->format = g_strdup (value);
@@ -95,7 +95,7 @@ viv_disk_spec_parse (const char *spec, VivDiskSpec *disk, GError **error)
       else
         {
           viv_disk_spec_clear (disk);
-          return bad (error, spec, "unknown option '%s'; known: format=raw, cache=MODE, readonly, serial=ID",
+          return bad (error, spec, "unknown option '%s'; known: format=raw|qcow2, cache=MODE, readonly, serial=ID",
                       field);
         }
     }

@@ -1,4 +1,4 @@
-/* --disk PATH[,format=raw][,cache=none|writethrough|writeback][,readonly][,serial=ID]
+/* --disk PATH[,format=raw|qcow2][,cache=none|writethrough|writeback][,readonly][,serial=ID]
  * A comma inside PATH is written twice (",,"), as with QEMU's -drive. */
 #pragma once
 #include "machine.h"

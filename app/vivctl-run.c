@@ -284,7 +284,7 @@ vivctl_run (int argc, char **argv)
     { "cpus", 0, 0, G_OPTION_ARG_STRING, &cpus_text, "Number of vCPUs (default 1)", "N" },
     { "on-reset", 0, 0, G_OPTION_ARG_STRING, &on_reset, "What a guest reset does: stop (default) or reboot", "ACTION" },
     { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, &disk_texts,
-      "A virtio disk (repeatable): PATH[,format=raw][,cache=none|writethrough|writeback][,readonly][,serial=ID]", "SPEC" },
+      "A virtio disk (repeatable): PATH[,format=raw|qcow2][,cache=none|writethrough|writeback][,readonly][,serial=ID]", "SPEC" },
     { "net", 0, 0, G_OPTION_ARG_STRING_ARRAY, &net_texts,
       "A virtio NIC (repeatable): user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT][,mac=MAC] or tap,ifname=IF[,mac=MAC]", "SPEC" },
     { "console", 0, 0, G_OPTION_ARG_STRING, &console,

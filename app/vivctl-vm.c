@@ -216,7 +216,7 @@ vivctl_create (int argc, char **argv)
     { "memory", 0, 0, G_OPTION_ARG_STRING, &memory_text, "Guest memory (default 256M)", "SIZE" },
     { "cpus", 0, 0, G_OPTION_ARG_STRING, &cpus_text, "Number of vCPUs (default 1)", "N" },
     { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, &disk_texts,
-      "A virtio disk (repeatable): PATH[,format=raw][,cache=none|writethrough|writeback][,readonly]"
+      "A virtio disk (repeatable): PATH[,format=raw|qcow2][,cache=none|writethrough|writeback][,readonly]"
       "[,serial=ID], or size=SIZE[,…] for a new empty image beside the definition", "SPEC" },
     { "net", 0, 0, G_OPTION_ARG_STRING_ARRAY, &net_texts,
       "A virtio NIC (repeatable): user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT][,mac=MAC] or "

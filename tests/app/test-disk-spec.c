@@ -15,6 +15,10 @@ test_full_spec (void)
   g_assert_true (disk.config.read_only);
   g_assert_cmpstr (disk.config.serial, ==, "DISK0");
   viv_disk_spec_clear (&disk);
+
+  g_assert_true (viv_disk_spec_parse ("base.qcow2,format=qcow2", &disk, &error));
+  g_assert_cmpstr (disk.config.format, ==, "qcow2");
+  viv_disk_spec_clear (&disk);
 }
 
 static void

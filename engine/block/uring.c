@@ -33,6 +33,7 @@ typedef struct AioRequest {
 struct VivAio {
   GMutex        lock;
   GCond         progress;     /* sync mode: a request finished on another thread */
+  unsigned      progress_waiters;  /* GLib's broadcast always costs a futex call */
   GMainContext *context;
   GSource      *source;
   int           efd;
@@ -220,7 +221,7 @@ run_done (VivAio *aio)
   GQueue done = aio->done;
   g_queue_init (&aio->done);
   aio->in_flight -= done.length;
-  if (done.length)
+  if (done.length && aio->progress_waiters)
     g_cond_broadcast (&aio->progress);
   g_mutex_unlock (&aio->lock);
   AioRequest *req;
@@ -438,7 +439,9 @@ viv_aio_drain (VivAio *aio)
       continue;
     } else {
       /* Another thread holds the last requests' callbacks. */
+      aio->progress_waiters++;
       g_cond_wait (&aio->progress, &aio->lock);
+      aio->progress_waiters--;
     }
   }
   g_mutex_unlock (&aio->lock);

@@ -15,6 +15,12 @@
 /* Fixed platform addresses inside the hole. */
 #define VIV_VIRTIO_MMIO_BASE  0xD0000000UL  /* 0x200 bytes per device, 4 KiB apart */
 #define VIV_VIRTIO_MMIO_STRIDE 0x1000UL
+/* Generic Event Device register (engine/devices/ged.c): 4 bytes, in a
+ * page of its own below the IOAPIC, far above the virtio-mmio slots. */
+#define VIV_GED_ADDR          0xFEB00000UL
+#define VIV_GED_SIZE          4UL
+/* Event register bits; the DSDT's _EVT tests them. */
+#define VIV_GED_EVENT_POWER_BUTTON 0x1u
 #define VIV_IOAPIC_ADDR       0xFEC00000UL
 #define VIV_LAPIC_ADDR        0xFEE00000UL
 #define VIV_IDENTITY_MAP_ADDR 0xFFFBC000UL  /* KVM_SET_IDENTITY_MAP_ADDR: one page */
@@ -38,6 +44,10 @@
 #define VIV_IRQ_KEYBOARD      1
 #define VIV_IRQ_COM1          4
 #define VIV_IRQ_RTC           8
+/* The GED's interrupt: ISA IRQ 9, edge-triggered active-high as the ISA
+ * bus defaults in the MP table and MADT (no override needed), and so
+ * declared in the GED's _CRS; the device pulses it. */
+#define VIV_IRQ_GED           9
 #define VIV_IRQ_VIRTIO_FIRST  16             /* one GSI per virtio-mmio device */
 
 #define VIV_PORT_COM1         0x3F8

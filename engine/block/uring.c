@@ -312,6 +312,9 @@ viv_aio_new (GMainContext *context, GError **error)
   aio->source = g_unix_fd_source_new (aio->efd, G_IO_IN);
   g_source_set_callback (aio->source, G_SOURCE_FUNC (on_eventfd), aio, NULL);
   g_source_set_name (aio->source, "viv-aio");
+  /* As for virtio kicks: no nested iteration happens on this context, and
+   * blocking the source during dispatch would wake the loop twice. */
+  g_source_set_can_recurse (aio->source, TRUE);
   g_source_attach (aio->source, aio->context);
   return aio;
 }

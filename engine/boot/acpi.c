@@ -295,6 +295,72 @@ dsdt_virtio (GByteArray *sb, unsigned index, const VivMmioDeviceInfo *info)
   aml_device (sb, name, dev);
 }
 
+/* \_SB.PWRB: the control-method power button (PNP0C0C); the GED notifies
+ * it with 0x80 ("button pressed"), which Linux's button driver reports
+ * as KEY_POWER for userspace (systemd-logind, acpid) to act on. */
+static void
+dsdt_power_button (GByteArray *sb)
+{
+  g_autoptr(GByteArray) dev = g_byte_array_new ();
+
+  aml_name (dev, "_HID");
+  aml_eisa_id (dev, "PNP0C0C");
+  aml_device (sb, "PWRB", dev);
+}
+
+/* \_SB.GED: the Generic Event Device (ACPI 6.3 5.6.9), the hardware-
+ * reduced way to signal events.  On its interrupt the OS runs
+ * _EVT (GSI), which reads (and so clears) the event register of
+ * engine/devices/ged.c:
+ *
+ *   Method (_EVT, 1, Serialized) {
+ *     If (LEqual (Arg0, VIV_IRQ_GED)) {
+ *       Store (EVTR, Local0)
+ *       If (And (Local0, 1)) { Notify (\_SB.PWRB, 0x80) }
+ *     }
+ *   }
+ */
+static void
+dsdt_ged (GByteArray *sb)
+{
+  g_autoptr(GByteArray) dev = g_byte_array_new ();
+  g_autoptr(GByteArray) res = g_byte_array_new ();
+  g_autoptr(GByteArray) evt = g_byte_array_new ();
+  g_autoptr(GByteArray) is_ours = g_byte_array_new ();
+  g_autoptr(GByteArray) handle = g_byte_array_new ();
+  g_autoptr(GByteArray) is_button = g_byte_array_new ();
+  g_autoptr(GByteArray) notify = g_byte_array_new ();
+
+  aml_name (dev, "_HID");
+  aml_string (dev, "ACPI0013");
+  aml_res_memory32_fixed (res, (uint32_t) VIV_GED_ADDR, (uint32_t) VIV_GED_SIZE);
+  aml_res_interrupt_edge_high (res, VIV_IRQ_GED);
+  aml_name (dev, "_CRS");
+  aml_resource_template (dev, res);
+  aml_region_system_memory (dev, "EREG", VIV_GED_ADDR, VIV_GED_SIZE);
+  aml_field_dword (dev, "EREG", "EVTR");
+
+  aml_notify (notify);
+  aml_name_string (notify, "\\_SB_.PWRB");
+  aml_integer (notify, 0x80);
+  aml_and (is_button);
+  aml_local (is_button, 0);
+  aml_integer (is_button, VIV_GED_EVENT_POWER_BUTTON);
+  aml_no_target (is_button);
+
+  aml_store (handle);
+  aml_name_string (handle, "EVTR");
+  aml_local (handle, 0);
+  aml_if (handle, is_button, notify);
+
+  aml_lequal (is_ours);
+  aml_arg (is_ours, 0);
+  aml_integer (is_ours, VIV_IRQ_GED);
+  aml_if (evt, is_ours, handle);
+  aml_method (dev, "_EVT", 1, TRUE, evt);
+  aml_device (sb, "GED_", dev);
+}
+
 GByteArray *
 viv_acpi_build_dsdt (const VivMmioDeviceInfo *devices, unsigned n_devices)
 {
@@ -305,6 +371,8 @@ viv_acpi_build_dsdt (const VivMmioDeviceInfo *devices, unsigned n_devices)
   dsdt_com1 (sb);
   for (unsigned i = 0; i < n_devices; i++)
     dsdt_virtio (sb, i, &devices[i]);
+  dsdt_power_button (sb);
+  dsdt_ged (sb);
   aml_scope (t, "\\_SB_", sb);
 
   /* \_S5: {SLP_TYPa, SLP_TYPb, reserved, reserved}; Linux writes SLP_TYPa

@@ -15,10 +15,20 @@ enum {
   AML_SCOPE_OP       = 0x10,
   AML_BUFFER_OP      = 0x11,
   AML_PACKAGE_OP     = 0x12,
+  AML_METHOD_OP      = 0x14,
   AML_DUAL_NAME      = 0x2E,
   AML_MULTI_NAME     = 0x2F,
   AML_EXT_OP_PREFIX  = 0x5B,
+  AML_OP_REGION_OP   = 0x80,   /* after AML_EXT_OP_PREFIX */
+  AML_FIELD_OP       = 0x81,   /* after AML_EXT_OP_PREFIX */
   AML_DEVICE_OP      = 0x82,   /* after AML_EXT_OP_PREFIX */
+  AML_LOCAL0_OP      = 0x60,
+  AML_ARG0_OP        = 0x68,
+  AML_STORE_OP       = 0x70,
+  AML_AND_OP         = 0x7B,
+  AML_NOTIFY_OP      = 0x86,
+  AML_LEQUAL_OP      = 0x93,
+  AML_IF_OP          = 0xA0,
   AML_ROOT_CHAR      = '\\',
   AML_ONES_OP        = 0xFF,
 };
@@ -223,6 +233,104 @@ aml_buffer (GByteArray *out, const uint8_t *data, size_t len)
   g_byte_array_append (out, inner->data, inner->len);
 }
 
+void
+aml_method (GByteArray *out, const char *name, unsigned n_args,
+            gboolean serialized, const GByteArray *body)
+{
+  g_autoptr(GByteArray) inner = g_byte_array_new ();
+
+  g_assert (n_args <= 7);
+  aml_name_string (inner, name);
+  /* MethodFlags: bits 0-2 ArgCount, bit 3 SerializeFlag, SyncLevel 0. */
+  put_byte (inner, (uint8_t) (n_args | (serialized ? 0x08 : 0)));
+  g_byte_array_append (inner, body->data, body->len);
+  put_byte (out, AML_METHOD_OP);
+  put_pkg_length (out, inner->len);
+  g_byte_array_append (out, inner->data, inner->len);
+}
+
+void
+aml_if (GByteArray *out, const GByteArray *predicate, const GByteArray *body)
+{
+  put_byte (out, AML_IF_OP);
+  put_pkg_length (out, predicate->len + body->len);
+  g_byte_array_append (out, predicate->data, predicate->len);
+  g_byte_array_append (out, body->data, body->len);
+}
+
+void
+aml_arg (GByteArray *out, unsigned n)
+{
+  g_assert (n <= 6);
+  put_byte (out, (uint8_t) (AML_ARG0_OP + n));
+}
+
+void
+aml_local (GByteArray *out, unsigned n)
+{
+  g_assert (n <= 7);
+  put_byte (out, (uint8_t) (AML_LOCAL0_OP + n));
+}
+
+void
+aml_store (GByteArray *out)
+{
+  put_byte (out, AML_STORE_OP);
+}
+
+void
+aml_lequal (GByteArray *out)
+{
+  put_byte (out, AML_LEQUAL_OP);
+}
+
+void
+aml_and (GByteArray *out)
+{
+  put_byte (out, AML_AND_OP);
+}
+
+void
+aml_notify (GByteArray *out)
+{
+  put_byte (out, AML_NOTIFY_OP);
+}
+
+void
+aml_no_target (GByteArray *out)
+{
+  put_byte (out, AML_ZERO_OP);   /* NullName */
+}
+
+void
+aml_region_system_memory (GByteArray *out, const char *name, uint64_t base, uint64_t len)
+{
+  put_byte (out, AML_EXT_OP_PREFIX);
+  put_byte (out, AML_OP_REGION_OP);
+  aml_name_string (out, name);
+  put_byte (out, 0x00);          /* RegionSpace: SystemMemory */
+  aml_integer (out, base);
+  aml_integer (out, len);
+}
+
+void
+aml_field_dword (GByteArray *out, const char *region, const char *field)
+{
+  g_autoptr(GByteArray) inner = g_byte_array_new ();
+
+  aml_name_string (inner, region);
+  /* FieldFlags: AccessType DWordAcc (3), LockRule NoLock, UpdateRule Preserve. */
+  put_byte (inner, 0x03);
+  /* NamedField: a NameSeg, then its width in bits (a PkgLength-style
+   * encoding of the value itself: one byte below 64). */
+  put_name_seg (inner, field, strlen (field));
+  put_byte (inner, 32);
+  put_byte (out, AML_EXT_OP_PREFIX);
+  put_byte (out, AML_FIELD_OP);
+  put_pkg_length (out, inner->len);
+  g_byte_array_append (out, inner->data, inner->len);
+}
+
 /* Small descriptors: tag byte = (item name << 3) | length. */
 enum {
   RES_IRQ_NO_FLAGS = (0x04 << 3) | 2,
@@ -269,6 +377,18 @@ aml_res_interrupt_level_high (GByteArray *res, uint32_t gsi)
   /* bit 0 consumer; bit 1 clear = level; bit 2 clear = active-high;
    * bit 3 clear = exclusive. */
   put_byte (res, 0x01);
+  put_byte (res, 1);
+  put_le (res, gsi, 4);
+}
+
+void
+aml_res_interrupt_edge_high (GByteArray *res, uint32_t gsi)
+{
+  put_byte (res, RES_EXT_INTERRUPT);
+  put_le (res, 6, 2);
+  /* bit 0 consumer; bit 1 set = edge; bit 2 clear = active-high;
+   * bit 3 clear = exclusive. */
+  put_byte (res, 0x03);
   put_byte (res, 1);
   put_le (res, gsi, 4);
 }

@@ -3,6 +3,7 @@
 #include "boot/boot.h"
 #include "devices/acpi_pm.h"
 #include "devices/debug_exit.h"
+#include "devices/ged.h"
 #include "devices/i8042.h"
 #include "devices/rtc.h"
 #include "devices/serial.h"
@@ -42,6 +43,7 @@ struct VivMachine {
   VivI8042          *i8042;
   VivRtc            *rtc;
   VivAcpiPm         *acpi_pm;
+  VivGed            *ged;
 
   /* virtio devices: transports in slot order, on the I/O thread. */
   VivIoThread       *io_thread;
@@ -125,6 +127,7 @@ create_devices (VivMachine *m, GError **error)
   uint64_t low = viv_guest_memory_low_end (&m->memory);
   m->rtc = viv_rtc_new (low, m->memory.ram_size - low);
   m->acpi_pm = viv_acpi_pm_new (m->stop_sink);
+  m->ged = viv_ged_new ((VivIrqLine) { viv_vm_set_irq_level, &m->vm, VIV_IRQ_GED });
 
   return register_device (m->pio, VIV_PORT_COM1, 8, viv_serial_ops (), m->serial, error)
          && register_device (m->pio, VIV_PORT_I8042_DATA, 1, viv_i8042_data_ops (), m->i8042, error)
@@ -132,7 +135,8 @@ create_devices (VivMachine *m, GError **error)
          && register_device (m->pio, VIV_PORT_RTC, 2, viv_rtc_ops (), m->rtc, error)
          && register_device (m->pio, VIV_PORT_DEBUG_EXIT, 4, viv_debug_exit_ops (), &m->stop_sink, error)
          && register_device (m->pio, VIV_PORT_POST, 1, viv_ignore_ops (), NULL, error)
-         && register_device (m->pio, VIV_PORT_ACPI_SLEEP_CONTROL, 2, viv_acpi_pm_ops (), m->acpi_pm, error);
+         && register_device (m->pio, VIV_PORT_ACPI_SLEEP_CONTROL, 2, viv_acpi_pm_ops (), m->acpi_pm, error)
+         && register_device (m->mmio, VIV_GED_ADDR, VIV_GED_SIZE, viv_ged_ops (), m->ged, error);
 }
 
 static VivVirtioDevice *
@@ -332,6 +336,7 @@ viv_machine_free (VivMachine *m)
   g_clear_pointer (&m->i8042, viv_i8042_free);
   g_clear_pointer (&m->rtc, viv_rtc_free);
   g_clear_pointer (&m->acpi_pm, viv_acpi_pm_free);
+  g_clear_pointer (&m->ged, viv_ged_free);
   g_clear_pointer (&m->pio, viv_bus_free);
   g_clear_pointer (&m->mmio, viv_bus_free);
   viv_guest_memory_clear (&m->memory);
@@ -427,6 +432,12 @@ reboot (VivMachine *m, GError **error)
   for (unsigned i = 0; i < m->n_virtio; i++)
     viv_virtio_mmio_reset (m->virtio[i]);
   return load_kernel (m, error) && viv_machine_start (m, error);
+}
+
+void
+viv_machine_press_power_button (VivMachine *m)
+{
+  viv_ged_press_power_button (m->ged);
 }
 
 VivStopReason

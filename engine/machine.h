@@ -73,6 +73,13 @@ VivStopReason viv_machine_finish (VivMachine *machine, int *code);
 /* The first fatal error of the last run, or NULL. */
 const char   *viv_machine_get_error (VivMachine *machine);
 
+/* Presses the ACPI power button (a GED event notifying the DSDT's PNP0C0C
+ * button): a guest that handles it shuts down and enters S5, which stops
+ * the machine with VIV_STOP_POWEROFF.  Call it while the machine runs, on
+ * the thread that calls viv_machine_finish (so no reboot swaps the VM
+ * underneath); it does not wait for the guest. */
+void          viv_machine_press_power_button (VivMachine *machine);
+
 /* Blocks until every vCPU is out of the guest and parked. */
 void          viv_machine_pause  (VivMachine *machine);
 void          viv_machine_resume (VivMachine *machine);

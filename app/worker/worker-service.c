@@ -158,6 +158,13 @@ is_running_or_paused (VivWorkerService *service)
   return is_state (service, "running") || is_state (service, "paused");
 }
 
+/* After Shutdown: the guest runs on and may never act on the button. */
+static gboolean
+is_waiting_for_guest_shutdown (VivWorkerService *service)
+{
+  return is_state (service, "shutting-down") && service->stop_wanted == VIV_STOP_NONE;
+}
+
 static gboolean
 on_pause (VivDBusMachine1 *skeleton, GDBusMethodInvocation *invocation, VivWorkerService *service)
 {
@@ -183,18 +190,20 @@ on_resume (VivDBusMachine1 *skeleton, GDBusMethodInvocation *invocation, VivWork
 static gboolean
 on_shutdown (VivDBusMachine1 *skeleton, GDBusMethodInvocation *invocation, VivWorkerService *service)
 {
-  g_dbus_method_invocation_return_error_literal (invocation, VIV_MACHINE1_ERROR,
-      VIV_MACHINE1_ERROR_NOT_SUPPORTED,
-      "graceful shutdown needs an ACPI power button the guest can see (a Generic Event "
-      "Device, ACPI0013, notifying a PNP0C0C button in the DSDT); this engine has none yet. "
-      "Shut the guest down from inside, or use PowerOff");
+  /* Pressed again while waiting: the guest may have missed a press.  Not
+   * when paused, where the guest could not act on it. */
+  if (!is_state (service, "running") && !is_waiting_for_guest_shutdown (service))
+    return wrong_state (service, invocation, "only a running VM can be asked to shut down");
+  viv_machine_press_power_button (service->machine);
+  set_state (service, "shutting-down");
+  viv_dbus_machine1_complete_shutdown (skeleton, invocation);
   return TRUE;
 }
 
 static gboolean
 on_power_off (VivDBusMachine1 *skeleton, GDBusMethodInvocation *invocation, VivWorkerService *service)
 {
-  if (is_running_or_paused (service))
+  if (is_running_or_paused (service) || is_waiting_for_guest_shutdown (service))
     stop_machine (service, VIV_STOP_POWEROFF);
   else if (!is_state (service, "shutting-down"))
     return wrong_state (service, invocation, "there is nothing to power off");
@@ -205,7 +214,7 @@ on_power_off (VivDBusMachine1 *skeleton, GDBusMethodInvocation *invocation, VivW
 static gboolean
 on_reset (VivDBusMachine1 *skeleton, GDBusMethodInvocation *invocation, VivWorkerService *service)
 {
-  if (!is_running_or_paused (service))
+  if (!is_running_or_paused (service) && !is_waiting_for_guest_shutdown (service))
     return wrong_state (service, invocation, "only a running or paused VM can be reset");
   stop_machine (service, VIV_STOP_RESET);
   viv_dbus_machine1_complete_reset (skeleton, invocation);

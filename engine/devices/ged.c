@@ -1,7 +1,7 @@
 /* Generic Event Device event register.  The interrupt is edge-triggered
- * (see VIV_IRQ_GED), so a press pulses the line; events stay pending in
- * the register until the guest's _EVT reads it, so a press made before
- * the guest's GED driver is bound is seen at its first interrupt. */
+ * (see VIV_IRQ_GED), so a press pulses the line.  An edge that comes
+ * before the guest has unmasked the pin (its GED driver not bound yet) is
+ * lost; the event bit stays pending and is reported with the next press. */
 #include "devices/ged.h"
 
 #include "layout.h"

@@ -295,6 +295,7 @@ test_acpi_tables (Fixture *f, gconstpointer data)
 
 /* ---- iasl round trip ---------------------------------------------------- */
 
+/* Runs an ACPICA tool (iasl, acpiexec) in dir; fails the test if it fails. */
 static char *
 run_iasl (const char *iasl, const char *dir, const char *const *args)
 {
@@ -407,9 +408,10 @@ test_iasl (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count (dsl, "0x03F8,"), ==, 2);
   g_assert_cmpuint (count (dsl, "IRQNoFlags ()"), ==, 1);
   g_assert_cmpuint (count (dsl, "Name (\\_S5, Package (0x04)"), ==, 1);
-  g_assert_cmpuint (count (dsl, "ResourceTemplate ()"), ==, 1 + f->shape.n_devices);
+  /* COM1, the virtio devices and the GED. */
+  g_assert_cmpuint (count (dsl, "ResourceTemplate ()"), ==, 2 + f->shape.n_devices);
   g_assert_cmpuint (count (dsl, "\"LNRO0005\""), ==, f->shape.n_devices);
-  g_assert_cmpuint (count (dsl, "Memory32Fixed (ReadWrite"), ==, f->shape.n_devices);
+  g_assert_cmpuint (count (dsl, "Memory32Fixed (ReadWrite"), ==, 1 + f->shape.n_devices);
   g_assert_cmpuint (count (dsl, "Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive"),
                     ==, f->shape.n_devices);
   for (unsigned i = 0; i < f->shape.n_devices; i++)
@@ -421,6 +423,27 @@ test_iasl (Fixture *f, gconstpointer data)
       g_assert_cmpuint (count (dsl, gsi), ==, 1);
     }
 
+  /* The power button and the Generic Event Device that presses it: its
+   * register and edge-triggered GSI, and an _EVT that reads the register
+   * and notifies the button. */
+  {
+    g_autofree char *ged_base = g_strdup_printf ("0x%08X,         // Address Base",
+                                                 (unsigned) VIV_GED_ADDR);
+    g_autofree char *ged_region = g_strdup_printf ("OperationRegion (EREG, SystemMemory, 0x%08X, 0x%02X)",
+                                                   (unsigned) VIV_GED_ADDR, (unsigned) VIV_GED_SIZE);
+    g_autofree char *ged_gsi = g_strdup_printf ("If ((Arg0 == 0x%02X))", VIV_IRQ_GED);
+    g_assert_cmpuint (count (dsl, "EisaId (\"PNP0C0C\")"), ==, 1);
+    g_assert_cmpuint (count (dsl, "\"ACPI0013\""), ==, 1);
+    g_assert_cmpuint (count (dsl, ged_base), ==, 1);
+    g_assert_cmpuint (count (dsl, "Interrupt (ResourceConsumer, Edge, ActiveHigh, Exclusive"), ==, 1);
+    g_assert_cmpuint (count (dsl, ged_region), ==, 1);
+    g_assert_cmpuint (count (dsl, "Field (EREG, DWordAcc, NoLock, Preserve)"), ==, 1);
+    g_assert_cmpuint (count (dsl, "Method (_EVT, 1, Serialized)"), ==, 1);
+    g_assert_cmpuint (count (dsl, ged_gsi), ==, 1);
+    g_assert_cmpuint (count (dsl, "Local0 = EVTR"), ==, 1);
+    g_assert_cmpuint (count (dsl, "Notify (\\_SB.PWRB, 0x80)"), ==, 1);
+  }
+
   /* The disassembly compiles again without complaint. */
   {
     const char *args[] = { "-p", "recompiled", "dsdt.dsl", NULL };
@@ -428,7 +451,42 @@ test_iasl (Fixture *f, gconstpointer data)
     assert_no_iasl_errors (out, "dsdt.dsl");
     g_assert_nonnull (strstr (out, "0 Errors"));
   }
+
   g_free ((char *) iasl);
+}
+
+/* ACPICA runs the GED's _EVT as the guest's OS would.  acpiexec backs
+ * SystemMemory regions with memory filled with -fv's byte, so EVTR reads
+ * 0x01010101 (power button pending) or 0: only a pending power-button
+ * event on the GED's own GSI notifies the button.  (One acpiexec run takes
+ * a second, so this runs for one table shape only.) */
+static void
+test_acpiexec_ged (Fixture *f, gconstpointer data)
+{
+  g_autofree char *acpiexec = g_find_program_in_path ("acpiexec");
+  g_autofree char *batch = g_strdup_printf ("execute \\_SB.GED._EVT %u;execute \\_SB.GED._EVT %u",
+                                            VIV_IRQ_GED + 1, VIV_IRQ_GED);
+  g_autofree char *ours = g_strdup_printf ("execute \\_SB.GED._EVT %u", VIV_IRQ_GED);
+  const char *pressed[] = { "-fv", "1", "-b", batch, "dsdt.dat", NULL };
+  const char *not_pressed[] = { "-fv", "0", "-b", ours, "dsdt.dat", NULL };
+  const char *notified = "Received a Device Notify on [PWRB]";
+  Tables t;
+
+  if (acpiexec == NULL)
+    {
+      g_test_skip ("acpiexec not found (install acpica-tools)");
+      return;
+    }
+  t = find_tables (f);
+  dump_table (f, "dsdt.dat", t.dsdt, le32 (t.dsdt + 4));
+
+  g_autofree char *out_pressed = run_iasl (acpiexec, f->dir, pressed);
+  g_autofree char *out_not_pressed = run_iasl (acpiexec, f->dir, not_pressed);
+  g_assert_cmpuint (count (out_pressed, "Evaluating \\_SB.GED._EVT"), ==, 2);
+  g_assert_cmpuint (count (out_pressed, notified), ==, 1);
+  g_assert_nonnull (strstr (out_pressed, "Value 0x80"));
+  g_assert_cmpuint (count (out_not_pressed, "Evaluating \\_SB.GED._EVT"), ==, 1);
+  g_assert_cmpuint (count (out_not_pressed, notified), ==, 0);
 }
 
 /* ---- AML ---------------------------------------------------------------- */
@@ -548,6 +606,8 @@ main (int argc, char **argv)
       if (s->n_cpus != 4)
         g_test_add (iasl, Fixture, s, fixture_setup, test_iasl, fixture_teardown);
     }
+  g_test_add ("/boot/tables/acpiexec/ged-power-button", Fixture, &shapes[1],
+              fixture_setup, test_acpiexec_ged, fixture_teardown);
   g_test_add_func ("/boot/tables/mptable/too-small", test_mptable_too_small);
   g_test_add_func ("/boot/tables/aml/encoding", test_aml_encoding);
   g_test_add_func ("/boot/tables/aml/resources", test_aml_resources);

@@ -708,6 +708,43 @@ stable_fds (const char *proc_dir)
 
 /* Many starts and stops, many clients: no descriptor stays behind, in
  * the client or in a worker. */
+/* The first disk's counter `key` in a GetStats answer. */
+static guint64
+disk_stat (VivDBusMachine1 *machine, const char *key)
+{
+  g_autoptr (GVariant) stats = NULL;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (viv_dbus_machine1_call_get_stats_sync (machine, &stats, NULL, &error));
+  g_assert_no_error (error);
+  g_autoptr (GVariant) disks = g_variant_lookup_value (stats, "disks", G_VARIANT_TYPE ("aa{sv}"));
+  g_assert_nonnull (disks);
+  g_autoptr (GVariant) disk = g_variant_get_child_value (disks, 0);
+  return stat_u64 (disk, key);
+}
+
+/* A guest reading its disk in a loop: the disk counters follow it. */
+static void
+test_disk_stats (void)
+{
+  Vm vm = { 0 };
+  vm_start (&vm, "reader");
+  guint64 first = 0, later = 0;
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_MS * 1000;
+  while ((first = disk_stat (vm.machine, "read-ops")) == 0 && g_get_monotonic_time () < deadline)
+    spin ();
+  g_assert_cmpuint (first, >, 0);
+  while ((later = disk_stat (vm.machine, "read-ops")) <= first && g_get_monotonic_time () < deadline)
+    spin ();
+  g_assert_cmpuint (later, >, first);
+  /* 4 KiB random reads: bytes and operations agree. */
+  guint64 ops = disk_stat (vm.machine, "read-ops");
+  guint64 bytes = disk_stat (vm.machine, "read-bytes");
+  g_assert_cmpuint (bytes, >=, 4096 * (ops - 1));
+  g_assert_cmpuint (disk_stat (vm.machine, "read-latency-ns"), >, 0);
+  vm_power_off (&vm);
+  vm_clear (&vm);
+}
+
 static void
 test_fd_leaks (void)
 {
@@ -802,6 +839,7 @@ main (int argc, char **argv)
   define_vm ("poweroff", probe, "probe.mode=poweroff", FALSE);
   define_vm ("resetter", probe, "probe.mode=reset", FALSE);
   define_vm ("busy", probe, BUSY_CMDLINE, TRUE);
+  define_vm ("reader", probe, "probe.mode=blk probe.blk_bench=randread4k probe.blk_seconds=600", TRUE);
   define_vm ("notakernel", not_a_kernel, NULL, FALSE);
 
   g_test_add_func ("/worker/lifecycle", test_lifecycle);
@@ -811,6 +849,7 @@ main (int argc, char **argv)
   g_test_add_func ("/worker/crash", test_crash);
   g_test_add_func ("/worker/start-failures", test_start_failures);
   g_test_add_func ("/worker/stats", test_stats);
+  g_test_add_func ("/worker/disk-stats", test_disk_stats);
   g_test_add_func ("/worker/fd-leaks", test_fd_leaks);
   g_test_add_func ("/worker/logs-clean", test_logs_clean);
   int status = g_test_run ();

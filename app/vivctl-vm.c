@@ -3,6 +3,7 @@
  * drive the VM's worker. */
 #include "vivctl-vm.h"
 #include "size.h"
+#include "vm-create.h"
 #include "worker-client.h"
 
 #include <errno.h>
@@ -12,8 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-
-#define DEFAULT_MEMORY (256 * 1024 * 1024)
 
 gboolean
 vivctl_vm_parse_args (GOptionContext *context, int *argc, char ***argv, const char *usage_operands,
@@ -68,115 +67,6 @@ vivctl_vm_report (const GError *error)
 
 /* ---- create ------------------------------------------------------------- */
 
-static char *
-absolute_path (const char *path)
-{
-  return g_canonicalize_filename (path, NULL);
-}
-
-/* Doubles commas, as --disk paths are written. */
-static char *
-escape_commas (const char *path)
-{
-  g_auto (GStrv) parts = g_strsplit (path, ",", -1);
-  return g_strjoinv (",,", parts);
-}
-
-/* --disk size=SIZE[,OPTIONS]: a new raw image in the VM's directory. */
-static gboolean
-create_image (const char *dir, unsigned index, const char *spec, char **new_spec, char **created,
-              GError **error)
-{
-  const char *comma = strchr (spec, ',');
-  g_autofree char *size_text = g_strndup (spec + strlen ("size="),
-                                          comma ? (gsize) (comma - spec) - strlen ("size=") : strlen (spec));
-  guint64 size;
-  if (!viv_parse_size (size_text, &size, error) || size == 0)
-    {
-      if (error && !*error)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "a disk cannot be empty");
-      g_prefix_error (error, "--disk %s: ", spec);
-      return FALSE;
-    }
-  if (g_mkdir_with_parents (dir, 0700) < 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "cannot create %s: %s", dir,
-                   g_strerror (errno));
-      return FALSE;
-    }
-  g_autofree char *path = g_strdup_printf ("%s/disk%u.img", dir, index);
-  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0)
-    {
-      int errsv = errno;
-      g_set_error (error, G_IO_ERROR, errsv == EEXIST ? G_IO_ERROR_INVALID_ARGUMENT : g_io_error_from_errno (errsv),
-                   "--disk %s: cannot create %s: %s%s", spec, path, g_strerror (errsv),
-                   errsv == EEXIST ? " (left by an earlier VM: remove it, or use it with --disk PATH)" : "");
-      return FALSE;
-    }
-  *created = g_strdup (path);
-  int ret = ftruncate (fd, size);
-  int errsv = errno;
-  close (fd);
-  if (ret < 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "cannot size %s: %s", path,
-                   g_strerror (errsv));
-      return FALSE;
-    }
-  g_autofree char *escaped = escape_commas (path);
-  *new_spec = g_strconcat (escaped, comma ? comma : "", NULL);
-  return TRUE;
-}
-
-static gboolean
-add_disks (VivVmDefinition *def, char **disk_texts, const char *dir, GPtrArray *created, GError **error)
-{
-  for (unsigned i = 0; disk_texts && disk_texts[i]; i++)
-    {
-      g_autofree char *spec = NULL;
-      if (g_str_has_prefix (disk_texts[i], "size="))
-        {
-          char *image = NULL;
-          gboolean ok = create_image (dir, i, disk_texts[i], &spec, &image, error);
-          if (image)
-            g_ptr_array_add (created, image);
-          if (!ok)
-            return FALSE;
-        }
-      else
-        spec = g_strdup (disk_texts[i]);
-      VivDiskSpec *disk = g_new0 (VivDiskSpec, 1);
-      if (!viv_disk_spec_parse (spec, disk, error))
-        {
-          g_free (disk);
-          return FALSE;
-        }
-      char *path = absolute_path (disk->path);
-      g_free (disk->path);
-      disk->path = path;
-      disk->config.path = path;
-      g_ptr_array_add (def->disks, disk);
-    }
-  return TRUE;
-}
-
-static gboolean
-add_nets (VivVmDefinition *def, char **net_texts, GError **error)
-{
-  for (unsigned i = 0; net_texts && net_texts[i]; i++)
-    {
-      VivNetOptions options;
-      if (!viv_net_options_parse (net_texts[i], &options, error))
-        {
-          g_prefix_error (error, "--net %s: ", net_texts[i]);
-          return FALSE;
-        }
-      g_ptr_array_add (def->nets, viv_net_spec_with_random_mac (net_texts[i]));
-    }
-  return TRUE;
-}
-
 static gboolean
 parse_console (const char *text, VivConsoleKind *kind, GError **error)
 {
@@ -191,15 +81,6 @@ parse_console (const char *text, VivConsoleKind *kind, GError **error)
       return FALSE;
     }
   return TRUE;
-}
-
-static void
-remove_created (GPtrArray *created, const char *dir)
-{
-  for (unsigned i = 0; i < created->len; i++)
-    g_unlink (created->pdata[i]);
-  if (created->len > 0)
-    g_rmdir (dir);  /* only when nothing else is there */
 }
 
 int
@@ -217,7 +98,8 @@ vivctl_create (int argc, char **argv)
     { "cpus", 0, 0, G_OPTION_ARG_STRING, &cpus_text, "Number of vCPUs (default 1)", "N" },
     { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, &disk_texts,
       "A virtio disk (repeatable): PATH[,format=raw|qcow2][,cache=none|writethrough|writeback][,readonly]"
-      "[,serial=ID], or size=SIZE[,…] for a new empty image beside the definition", "SPEC" },
+      "[,serial=ID], or size=SIZE[,format=raw|qcow2][,…] for a new empty image beside the definition, "
+      "or backing=PATH[,…] for a qcow2 linked clone of PATH there", "SPEC" },
     { "net", 0, 0, G_OPTION_ARG_STRING_ARRAY, &net_texts,
       "A virtio NIC (repeatable): user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT][,mac=MAC] or "
       "tap,ifname=IF[,mac=MAC]", "SPEC" },
@@ -232,27 +114,28 @@ vivctl_create (int argc, char **argv)
     return VIVCTL_EXIT_USAGE;
 
   g_autoptr (GError) error = NULL;
-  g_autoptr (VivVmDefinition) def = viv_vm_definition_new ();
-  def->name = g_strdup (argv[1]);
-  if (!viv_vm_name_is_valid (def->name, &error))
-    return vivctl_vm_report (error);
+  VivLibraryCreateOptions options = {
+    .name = argv[1],
+    .kernel = kernel,
+    .initrd = initrd,
+    .cmdline = cmdline,
+    .rng = rng,
+    .balloon = balloon,
+    .disks = disk_texts,
+    .nets = net_texts,
+  };
   if (!kernel)
     {
       vivctl_fail ("create: --kernel FILE is required: the kernel to boot (a bzImage or a PVH ELF)");
       return VIVCTL_EXIT_USAGE;
     }
-  def->kernel = absolute_path (kernel);
-  def->initrd = initrd ? absolute_path (initrd) : NULL;
-  def->cmdline = g_steal_pointer (&cmdline);
-  def->memory_bytes = DEFAULT_MEMORY;
-  if (memory_text && !viv_parse_size (memory_text, &def->memory_bytes, &error))
+  if (memory_text && (!viv_parse_size (memory_text, &options.memory_bytes, &error)
+                      || options.memory_bytes == 0 || options.memory_bytes % 1024 != 0))
     {
-      vivctl_fail ("--memory: %s", error->message);
-      return VIVCTL_EXIT_USAGE;
-    }
-  if (def->memory_bytes == 0 || def->memory_bytes % 1024 != 0)
-    {
-      vivctl_fail ("--memory: %s is not a whole number of KiB (e.g. 512M)", memory_text);
+      if (error)
+        vivctl_fail ("--memory: %s", error->message);
+      else
+        vivctl_fail ("--memory: %s is not a whole number of KiB (e.g. 512M)", memory_text);
       return VIVCTL_EXIT_USAGE;
     }
   if (cpus_text)
@@ -263,32 +146,17 @@ vivctl_create (int argc, char **argv)
           vivctl_fail ("--cpus: '%s' is not a number of vCPUs (1 or more)", cpus_text);
           return VIVCTL_EXIT_USAGE;
         }
-      def->n_cpus = n;
+      options.n_cpus = n;
     }
-  if (!parse_console (console, &def->console_kind, &error))
-    return vivctl_vm_report (error);
-  def->rng = rng;
-  def->balloon = balloon;
-  if (!add_nets (def, net_texts, &error))
+  if (!parse_console (console, &options.console_kind, &error))
     return vivctl_vm_report (error);
 
   g_autoptr (VivLibrary) lib = vivctl_vm_open_library ();
   if (!lib)
     return VIVCTL_EXIT_FAILURE;
-  /* Checked before new images go into the directory of an existing VM. */
-  if (viv_library_contains (lib, def->name))
-    {
-      vivctl_fail ("a VM named '%s' already exists; choose another name or undefine it first", def->name);
-      return VIVCTL_EXIT_USAGE;
-    }
-  g_autofree char *dir = viv_library_get_vm_dir (lib, def->name);
-  g_autoptr (GPtrArray) created = g_ptr_array_new_with_free_func (g_free);
-  if (!add_disks (def, disk_texts, dir, created, &error)
-      || !viv_library_define (lib, def, VIV_LIBRARY_DEFINE_NEW_ONLY, &error))
-    {
-      remove_created (created, dir);
-      return vivctl_vm_report (error);
-    }
+  g_autoptr (VivVmDefinition) def = viv_library_create_vm (lib, &options, &error);
+  if (!def)
+    return vivctl_vm_report (error);
   printf ("VM '%s' defined (UUID %s)\n", def->name, def->uuid);
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <glib/gi18n.h>
 
 #include "worker-client.h"
+#include "vivarium-clone-dialog.h"
 #include "vivarium-console-view.h"
 #include "vivarium-graph.h"
 #include "vivarium-vm-row.h"
@@ -129,6 +130,7 @@ update_actions (VivVmPage *self)
   gtk_widget_action_set_enabled (widget, "vm.force-off", has_machine && !off);
   gtk_widget_action_set_enabled (widget, "vm.reset", idle && has_machine && (running || paused));
   gtk_widget_action_set_enabled (widget, "vm.delete", idle && off);
+  gtk_widget_action_set_enabled (widget, "vm.clone", idle && off);
   gtk_widget_action_set_enabled (widget, "vm.apply", idle && off && self->details_changed);
 
   /* Start, pause and resume share a place: only the one that fits shows. */
@@ -579,6 +581,20 @@ delete_action (GtkWidget  *widget,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+static void
+clone_action (GtkWidget  *widget,
+              const char *action_name,
+              GVariant   *parameter)
+{
+  VivVmPage *self = VIV_VM_PAGE (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  VivCloneDialog *dialog = viv_clone_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                                 viv_library_get_root (self->library),
+                                                 viv_vm_item_get_name (self->item));
+
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 /* ---- Public API --------------------------------------------------------- */
 
 static void
@@ -777,6 +793,7 @@ viv_vm_page_class_init (VivVmPageClass *klass)
   gtk_widget_class_install_action (widget_class, "vm.force-off", NULL, force_off_action);
   gtk_widget_class_install_action (widget_class, "vm.reset", NULL, reset_action);
   gtk_widget_class_install_action (widget_class, "vm.delete", NULL, delete_action);
+  gtk_widget_class_install_action (widget_class, "vm.clone", NULL, clone_action);
   gtk_widget_class_install_action (widget_class, "vm.apply", NULL, apply_action);
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);

@@ -1,6 +1,30 @@
 #define G_LOG_DOMAIN "vivarium-window-actions"
 
+#include "config.h"
+
+#include "vivarium-create-wizard.h"
 #include "vivarium-window-private.h"
+
+static void
+create_wizard_created_cb (VivWindow  *self,
+                          const char *name)
+{
+  viv_window_reload (self);
+  viv_window_select_vm (self, name);
+}
+
+static void
+viv_window_actions_new_vm (GtkWidget  *widget,
+                           const char *action_name,
+                           GVariant   *parameter)
+{
+  VivWindow *self = VIV_WINDOW (widget);
+  VivCreateWizard *wizard = viv_create_wizard_new (GTK_WINDOW (self),
+                                                   self->library ? viv_library_get_root (self->library) : NULL);
+
+  g_signal_connect_object (wizard, "created", G_CALLBACK (create_wizard_created_cb), self, G_CONNECT_SWAPPED);
+  gtk_window_present (GTK_WINDOW (wizard));
+}
 
 static void
 viv_window_actions_go_back (GtkWidget  *widget,
@@ -71,10 +95,12 @@ _viv_window_class_actions_init (VivWindowClass *klass)
 {
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
+  gtk_widget_class_install_action (widget_class, "win.new-vm", NULL, viv_window_actions_new_vm);
   gtk_widget_class_install_action (widget_class, "win.go-back", NULL, viv_window_actions_go_back);
   gtk_widget_class_install_action (widget_class, "win.select-previous", NULL, viv_window_actions_select_previous);
   gtk_widget_class_install_action (widget_class, "win.select-next", NULL, viv_window_actions_select_next);
 
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK, "win.new-vm", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Up, GDK_ALT_MASK, "win.select-previous", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Down, GDK_ALT_MASK, "win.select-next", NULL);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Left, GDK_ALT_MASK, "win.go-back", NULL);

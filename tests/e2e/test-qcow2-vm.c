@@ -37,7 +37,8 @@ blk_checksum (const char *output)
 static void
 test_linked_clone_vm (void)
 {
-  if (!g_find_program_in_path ("qemu-img"))
+  g_autofree char *qemu_img = g_find_program_in_path ("qemu-img");
+  if (!qemu_img)
     {
       g_test_skip ("qemu-img (qemu-utils) is not installed");
       return;

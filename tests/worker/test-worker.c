@@ -682,10 +682,12 @@ count_fds (const char *proc_dir)
 static unsigned
 settled_fds (const char *proc_dir, unsigned expected)
 {
+  /* Closed connections may let go of their descriptors only in callbacks
+   * still queued on this thread's main context: run them while waiting. */
   unsigned n = count_fds (proc_dir);
-  for (int i = 0; i < 100 && n != expected; i++)
+  for (int i = 0; i < 400 && n != expected; i++)
     {
-      g_usleep (20000);
+      spin ();
       n = count_fds (proc_dir);
     }
   return n;

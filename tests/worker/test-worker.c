@@ -697,10 +697,12 @@ settled_fds (const char *proc_dir, unsigned expected)
 static unsigned
 stable_fds (const char *proc_dir)
 {
+  /* Pending callbacks on this thread may still close descriptors of a
+   * connection that just ended: run them, then wait for a steady count. */
   unsigned n = count_fds (proc_dir), same = 0;
-  while (same < 5)
+  while (same < 20)
     {
-      g_usleep (20000);
+      spin ();
       unsigned now = count_fds (proc_dir);
       same = now == n ? same + 1 : 0;
       n = now;

@@ -107,13 +107,6 @@ check_config (const VivMachineConfig *config, const VivKvm *kvm, GError **error)
 }
 
 static gboolean
-register_device (VivBus *bus, uint64_t base, uint64_t len, const VivDeviceOps *ops,
-                 void *opaque, GError **error)
-{
-  return viv_bus_register (bus, base, len, ops, opaque, error);
-}
-
-static gboolean
 create_devices (VivMachine *m, GError **error)
 {
   m->pio = viv_bus_new ("pio");
@@ -129,14 +122,14 @@ create_devices (VivMachine *m, GError **error)
   m->acpi_pm = viv_acpi_pm_new (m->stop_sink);
   m->ged = viv_ged_new ((VivIrqLine) { viv_vm_set_irq_level, &m->vm, VIV_IRQ_GED });
 
-  return register_device (m->pio, VIV_PORT_COM1, 8, viv_serial_ops (), m->serial, error)
-         && register_device (m->pio, VIV_PORT_I8042_DATA, 1, viv_i8042_data_ops (), m->i8042, error)
-         && register_device (m->pio, VIV_PORT_I8042_CMD, 1, viv_i8042_cmd_ops (), m->i8042, error)
-         && register_device (m->pio, VIV_PORT_RTC, 2, viv_rtc_ops (), m->rtc, error)
-         && register_device (m->pio, VIV_PORT_DEBUG_EXIT, 4, viv_debug_exit_ops (), &m->stop_sink, error)
-         && register_device (m->pio, VIV_PORT_POST, 1, viv_ignore_ops (), NULL, error)
-         && register_device (m->pio, VIV_PORT_ACPI_SLEEP_CONTROL, 2, viv_acpi_pm_ops (), m->acpi_pm, error)
-         && register_device (m->mmio, VIV_GED_ADDR, VIV_GED_SIZE, viv_ged_ops (), m->ged, error);
+  return viv_bus_register (m->pio, VIV_PORT_COM1, 8, viv_serial_ops (), m->serial, error)
+         && viv_bus_register (m->pio, VIV_PORT_I8042_DATA, 1, viv_i8042_data_ops (), m->i8042, error)
+         && viv_bus_register (m->pio, VIV_PORT_I8042_CMD, 1, viv_i8042_cmd_ops (), m->i8042, error)
+         && viv_bus_register (m->pio, VIV_PORT_RTC, 2, viv_rtc_ops (), m->rtc, error)
+         && viv_bus_register (m->pio, VIV_PORT_DEBUG_EXIT, 4, viv_debug_exit_ops (), &m->stop_sink, error)
+         && viv_bus_register (m->pio, VIV_PORT_POST, 1, viv_ignore_ops (), NULL, error)
+         && viv_bus_register (m->pio, VIV_PORT_ACPI_SLEEP_CONTROL, 2, viv_acpi_pm_ops (), m->acpi_pm, error)
+         && viv_bus_register (m->mmio, VIV_GED_ADDR, VIV_GED_SIZE, viv_ged_ops (), m->ged, error);
 }
 
 static VivVirtioDevice *

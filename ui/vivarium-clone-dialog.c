@@ -6,6 +6,7 @@
 
 #include "vm-clone.h"
 #include "vivarium-clone-dialog.h"
+#include "vivarium-create-wizard.h"
 
 /* The mode row's choices, in the order of its model. */
 enum {
@@ -217,25 +218,6 @@ clone_done_cb (GObject      *source,
 }
 
 /* Why the name cannot be used, or NULL. */
-static char *
-check_name (VivCloneDialog *self,
-            const char     *name)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VivLibrary) library = NULL;
-
-  if (name[0] == '\0')
-    return g_strdup (_("Give the virtual machine a name."));
-  if (!viv_vm_name_is_valid (name, &error))
-    return g_strdup_printf (_("This name cannot be used: %s."), error->message);
-  library = viv_library_open (self->library_root, &error);
-  if (library == NULL)
-    return g_strdup_printf (_("The library cannot be read: %s."), error->message);
-  if (viv_library_contains (library, name))
-    return g_strdup_printf (_("A virtual machine named “%s” already exists: choose another name."), name);
-  return NULL;
-}
-
 static void
 clone_action (GtkWidget  *widget,
               const char *action_name,
@@ -243,7 +225,7 @@ clone_action (GtkWidget  *widget,
 {
   VivCloneDialog *self = VIV_CLONE_DIALOG (widget);
   g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->name_row))));
-  g_autofree char *message = check_name (self, name);
+  g_autofree char *message = viv_check_new_vm_name (self->library_root, name);
   g_autoptr (GTask) task = NULL;
   CloneJob *job;
 

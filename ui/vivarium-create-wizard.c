@@ -172,10 +172,10 @@ check_boot (VivCreateWizard *self)
   return NULL;
 }
 
-static char *
-check_name (VivCreateWizard *self)
+char *
+viv_check_new_vm_name (const char *library_root,
+                       const char *name)
 {
-  g_autofree char *name = entry_text (self->name_row);
   g_autoptr (GError) error = NULL;
   g_autoptr (VivLibrary) library = NULL;
 
@@ -184,12 +184,19 @@ check_name (VivCreateWizard *self)
   if (!viv_vm_name_is_valid (name, &error))
     return g_strdup_printf (_("This name cannot be used: %s."), error->message);
 
-  library = viv_library_open (self->library_root, &error);
+  library = viv_library_open (library_root, &error);
   if (library == NULL)
     return g_strdup_printf (_("The library cannot be read: %s."), error->message);
   if (viv_library_contains (library, name))
     return g_strdup_printf (_("A virtual machine named “%s” already exists: choose another name."), name);
   return NULL;
+}
+
+static char *
+check_name (VivCreateWizard *self)
+{
+  g_autofree char *name = entry_text (self->name_row);
+  return viv_check_new_vm_name (self->library_root, name);
 }
 
 static char *

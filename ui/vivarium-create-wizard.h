@@ -20,4 +20,10 @@ VivCreateWizard *viv_create_wizard_new      (GtkWindow       *transient_for,
 /* TRUE while the VM is being created. */
 gboolean         viv_create_wizard_get_busy (VivCreateWizard *self);
 
+/* Why `name` cannot be a new VM in the library at `library_root` (empty,
+ * against the naming rules, or taken), translated; NULL when it can.
+ * Shared with the clone dialog, whose new VM obeys the same rules. */
+char            *viv_check_new_vm_name      (const char      *library_root,
+                                             const char      *name);
+
 G_END_DECLS

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots Debian's own Linux kernel under vivctl twice, as a bzImage and as a
-# PVH ELF (the vmlinux inside that bzImage), with a busybox initramfs whose
-# /init prints a marker line and powers off.
+# PVH ELF (the vmlinux inside that bzImage), with the busybox initramfs that
+# debian-guest.sh builds: its /init prints a marker line and powers off.
 #
 # usage: linux-boot.sh EXTRACT_VMLINUX CACHE_DIR   (VIVCTL in the environment)
 # Exit 77 (skipped) where the CPU has no hardware virtualization.
@@ -24,97 +24,16 @@ vivctl=${VIVCTL:?VIVCTL must name the vivctl binary}
 boot_timeout=${LINUX_BOOT_TIMEOUT:-120}   # seconds per boot
 cpus=2
 
-for tool in apt-get apt-cache dpkg-deb cpio gzip timeout find; do
-  command -v "$tool" >/dev/null || fail "'$tool' not found; this test needs a Debian system (./dev installs the rest)"
-done
+command -v timeout >/dev/null || fail "'timeout' not found (coreutils)"
 
 mkdir -p "$cache_dir"
 cache_dir=$(cd "$cache_dir" && pwd)
 work_dir=$(mktemp -d "$cache_dir/run.XXXXXX")
 trap 'rm -rf "$work_dir"' EXIT
 
-# --- fetch the Debian packages (kept in the cache between runs) -----------
-
-apt_lists_refreshed=false
-refresh_apt_lists() {
-  $apt_lists_refreshed && return 1
-  apt_lists_refreshed=true
-  if [ "$(id -u)" -eq 0 ]; then
-    echo "# apt-get update (package lists missing or stale)"
-    apt-get update -q || return 1
-  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    echo "# sudo apt-get update (package lists missing or stale)"
-    sudo -n apt-get update -q || return 1
-  else
-    return 1
-  fi
-}
-
-# The versioned image package that the linux-image-amd64 metapackage points to.
-kernel_package_name() {
-  apt-cache depends linux-image-amd64 2>/dev/null |
-    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-amd64$/ { print $2; exit }'
-}
-
-kernel_pkg=$(kernel_package_name || true)
-if [ -z "$kernel_pkg" ] && refresh_apt_lists; then
-  kernel_pkg=$(kernel_package_name || true)
-fi
-[ -n "$kernel_pkg" ] ||
-  fail "cannot tell which kernel linux-image-amd64 depends on; run 'apt-get update' as root and retry"
-echo "# kernel package: $kernel_pkg"
-
-# download VAR PACKAGE: sets VAR to the path of PACKAGE_*.deb in the cache,
-# downloading it unless an earlier run did.
-download() {
-  local var=$1 pkg=$2 debs
-  debs=("$cache_dir/${pkg}"_*.deb)
-  if [ ! -e "${debs[0]}" ]; then
-    echo "# apt-get download $pkg"
-    if ! (cd "$cache_dir" && apt-get download -q "$pkg"); then
-      if ! refresh_apt_lists || ! (cd "$cache_dir" && apt-get download -q "$pkg"); then
-        fail "apt-get download $pkg failed; run 'apt-get update' as root and retry"
-      fi
-    fi
-    debs=("$cache_dir/${pkg}"_*.deb)
-  fi
-  [ -e "${debs[0]}" ] || fail "apt-get download $pkg left no ${pkg}_*.deb in $cache_dir"
-  [ "${#debs[@]}" -eq 1 ] || fail "several cached versions of $pkg in $cache_dir: delete them and retry"
-  printf -v "$var" '%s' "${debs[0]}"
-}
-
-kernel_deb=
-busybox_deb=
-download kernel_deb "$kernel_pkg"
-download busybox_deb busybox-static
-
-dpkg-deb -x "$kernel_deb" "$work_dir/kernel"
-dpkg-deb -x "$busybox_deb" "$work_dir/busybox"
-vmlinuz=$(find "$work_dir/kernel/boot" -maxdepth 1 -name 'vmlinuz-*' -print -quit)
-[ -n "$vmlinuz" ] || fail "$kernel_deb holds no boot/vmlinuz-*"
-[ -x "$work_dir/busybox/bin/busybox" ] || fail "$busybox_deb holds no bin/busybox"
-
-# --- initramfs --------------------------------------------------------------
-
-root=$work_dir/initramfs
-mkdir -p "$root/bin" "$root/dev" "$root/proc" "$root/sys"
-cp "$work_dir/busybox/bin/busybox" "$root/bin/busybox"
-cat >"$root/init" <<'EOF'
-#!/bin/busybox sh
-# PID 1 of the Linux boot test: report what the kernel sees, then power off.
-bb=/bin/busybox
-$bb mount -t proc proc /proc
-# The kernel opened /dev/console from its built-in initramfs; devtmpfs makes
-# sure there is one even if that changes.
-if $bb mount -t devtmpfs devtmpfs /dev; then
-  exec </dev/console >/dev/console 2>&1
-fi
-cpus=$($bb grep -c '^processor' /proc/cpuinfo)
-echo "VIVARIUM-LINUX-OK cpus=$cpus"
-$bb poweroff -f
-EOF
-chmod 755 "$root/init"
-(cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -9 >"$work_dir/initramfs.gz"
+"$(dirname "$0")/debian-guest.sh" "$cache_dir" "$work_dir" test ||
+  fail "could not build the Debian guest"
+vmlinuz=$work_dir/vmlinuz
 
 # --- boot -------------------------------------------------------------------
 

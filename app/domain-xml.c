@@ -185,6 +185,17 @@ add_consoles (GVirConfigDomain *domain, VivConsoleKind kind)
   add_device (domain, console);
 }
 
+/* The guest OS as virt-manager and GNOME Boxes record it. */
+static gboolean
+set_os_metadata (GVirConfigDomain *domain, const char *os_id, GError **error)
+{
+  if (!*os_id)
+    return invalid (error, "an OS id cannot be empty; leave it out instead");
+  g_autofree char *custom = g_markup_printf_escaped ("<libosinfo><os id=\"%s\"/></libosinfo>", os_id);
+  return gvir_config_domain_set_custom_xml_ns_children (domain, custom, VIV_LIBOSINFO_XML_PREFIX,
+                                                        VIV_LIBOSINFO_XML_NAMESPACE, error);
+}
+
 static gboolean
 fill_domain (GVirConfigDomain *domain, const VivVmDefinition *def, GError **error)
 {
@@ -253,7 +264,7 @@ fill_domain (GVirConfigDomain *domain, const VivVmDefinition *def, GError **erro
                                                           VIV_DOMAIN_XML_NAMESPACE, error))
         return FALSE;
     }
-  return TRUE;
+  return !def->os_id || set_os_metadata (domain, def->os_id, error);
 }
 
 char *
@@ -276,11 +287,17 @@ is_element (xmlNode *node, const char *name)
 }
 
 static gboolean
-is_our_element (xmlNode *node, const char *name)
+is_element_ns (xmlNode *node, const char *ns, const char *name)
 {
   return node->type == XML_ELEMENT_NODE && node->ns && node->ns->href
-         && g_str_equal ((const char *) node->ns->href, VIV_DOMAIN_XML_NAMESPACE)
+         && g_str_equal ((const char *) node->ns->href, ns)
          && g_str_equal ((const char *) node->name, name);
+}
+
+static gboolean
+is_our_element (xmlNode *node, const char *name)
+{
+  return is_element_ns (node, VIV_DOMAIN_XML_NAMESPACE, name);
 }
 
 static xmlNode *
@@ -608,6 +625,30 @@ read_metadata (xmlNode *domain, GError **error)
   return g_steal_pointer (&by_mac);
 }
 
+/* <metadata><libosinfo:libosinfo><libosinfo:os id='…'/>: the guest OS. */
+static gboolean
+read_os_metadata (xmlNode *domain, VivVmDefinition *def, GError **error)
+{
+  xmlNode *metadata = child (domain, "metadata");
+  for (xmlNode *node = metadata ? metadata->children : NULL; node; node = node->next)
+    {
+      if (!is_element_ns (node, VIV_LIBOSINFO_XML_NAMESPACE, "libosinfo"))
+        continue;
+      for (xmlNode *os = node->children; os; os = os->next)
+        {
+          if (!is_element_ns (os, VIV_LIBOSINFO_XML_NAMESPACE, "os"))
+            continue;
+          g_autofree char *id = attribute (os, "id");
+          if (!id || !*id)
+            return invalid (error, "<libosinfo:os>: no id; give libosinfo's OS id, "
+                                   "e.g. id='http://debian.org/debian/11'");
+          g_free (def->os_id);
+          def->os_id = g_steal_pointer (&id);
+        }
+    }
+  return TRUE;
+}
+
 char *
 viv_net_spec_with_random_mac (const char *spec)
 {
@@ -790,6 +831,8 @@ read_domain (xmlNode *root, VivVmDefinition *def, GError **error)
   if (!read_os (root, def, error))
     return FALSE;
 
+  if (!read_os_metadata (root, def, error))
+    return FALSE;
   g_autoptr (GHashTable) metadata = read_metadata (root, error);
   return metadata && read_devices (root, metadata, def, error);
 }

@@ -28,6 +28,9 @@ typedef enum {
 /* The XML namespace of our own settings in <metadata>. */
 #define VIV_DOMAIN_XML_NAMESPACE "https://github.com/vivarium/vivarium/xmlns/vm/1"
 #define VIV_DOMAIN_XML_PREFIX    "vivarium"
+/* Where virt-manager and GNOME Boxes record the guest OS (libosinfo's id). */
+#define VIV_LIBOSINFO_XML_NAMESPACE "http://libosinfo.org/xmlns/libvirt/domain/1.0"
+#define VIV_LIBOSINFO_XML_PREFIX    "libosinfo"
 
 /* ---- Definition ↔ libvirt domain XML (domain-xml.c) ---------------------
  *
@@ -37,7 +40,9 @@ typedef enum {
  * <serial> for COM1 and a <console> whose target type (serial or virtio)
  * is the console kind, <rng model='virtio'>, <memballoon>.  What libvirt
  * has no element for (user-network port forwards, restrict=on) goes in
- * <metadata><vivarium:vm>, keyed by the interface's MAC.
+ * <metadata><vivarium:vm>, keyed by the interface's MAC.  The guest OS,
+ * when known, is <metadata><libosinfo:libosinfo><libosinfo:os id='…'/>,
+ * as virt-manager writes it.
  *
  * Reading refuses what the engine cannot provide (other disk types and
  * buses, other network types, firmware boot, …) with an error naming the

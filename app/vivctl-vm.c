@@ -2,6 +2,7 @@
  * on the library; start, shutdown, poweroff, pause, resume and reset
  * drive the VM's worker. */
 #include "vivctl-vm.h"
+#include "os-detect.h"
 #include "size.h"
 #include "vm-create.h"
 #include "worker-client.h"
@@ -83,19 +84,60 @@ parse_console (const char *text, VivConsoleKind *kind, GError **error)
   return TRUE;
 }
 
+/* The OS of --os, else of --media (an OS libosinfo does not know is a
+ * warning: the media is still attached).  NULL with *error unset when
+ * there is nothing to go on. */
+static VivOsInfo *
+find_os (const char *os_id, const char *media, GError **error)
+{
+  if (os_id)
+    {
+      g_autoptr (GError) local_error = NULL;
+      VivOsInfo *os = viv_os_lookup (os_id, &local_error);
+      if (!os)
+        g_set_error (error, G_IO_ERROR,
+                     g_error_matches (local_error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_UNKNOWN_OS)
+                     ? G_IO_ERROR_INVALID_ARGUMENT : G_IO_ERROR_FAILED,
+                     "--os: %s", local_error->message);
+      return os;
+    }
+  if (!media)
+    return NULL;
+  g_autoptr (GError) local_error = NULL;
+  VivOsInfo *os = viv_os_detect_media (media, NULL, &local_error);
+  if (!os)
+    {
+      if (!g_error_matches (local_error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_UNKNOWN_OS)
+          && !g_error_matches (local_error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_NO_DATABASE))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "--media: %s", local_error->message);
+          return NULL;
+        }
+      fprintf (stderr, "vivctl: warning: %s (or name the OS with --os ID)\n", local_error->message);
+      return NULL;
+    }
+  g_autofree char *description = viv_os_info_describe (os);
+  printf ("Detected: %s (%s)\n", description, os->id);
+  if (os->kernel_path)
+    printf ("On the media, the installer's kernel is %s%s%s: copy it out to boot it with --kernel\n",
+            os->kernel_path, os->initrd_path ? " and its initrd " : "", os->initrd_path ? os->initrd_path : "");
+  return os;
+}
+
 int
 vivctl_create (int argc, char **argv)
 {
   g_autofree char *kernel = NULL, *initrd = NULL, *cmdline = NULL;
   g_autofree char *memory_text = NULL, *cpus_text = NULL, *console = NULL;
+  g_autofree char *media = NULL, *os_id = NULL;
   g_auto (GStrv) disk_texts = NULL, net_texts = NULL;
   gboolean rng = FALSE, balloon = FALSE;
   GOptionEntry entries[] = {
     { "kernel", 0, 0, G_OPTION_ARG_FILENAME, &kernel, "Kernel to boot (bzImage or PVH ELF)", "FILE" },
     { "initrd", 0, 0, G_OPTION_ARG_FILENAME, &initrd, "Initial ramdisk", "FILE" },
     { "cmdline", 0, 0, G_OPTION_ARG_STRING, &cmdline, "Kernel command line", "STR" },
-    { "memory", 0, 0, G_OPTION_ARG_STRING, &memory_text, "Guest memory (default 256M)", "SIZE" },
-    { "cpus", 0, 0, G_OPTION_ARG_STRING, &cpus_text, "Number of vCPUs (default 1)", "N" },
+    { "memory", 0, 0, G_OPTION_ARG_STRING, &memory_text, "Guest memory (default: what the OS recommends, else 256M)", "SIZE" },
+    { "cpus", 0, 0, G_OPTION_ARG_STRING, &cpus_text, "Number of vCPUs (default: what the OS recommends, else 1)", "N" },
     { "disk", 0, 0, G_OPTION_ARG_STRING_ARRAY, &disk_texts,
       "A virtio disk (repeatable): PATH[,format=raw|qcow2][,cache=none|writethrough|writeback][,readonly]"
       "[,serial=ID], or size=SIZE[,format=raw|qcow2][,…] for a new empty image beside the definition, "
@@ -106,6 +148,12 @@ vivctl_create (int argc, char **argv)
     { "console", 0, 0, G_OPTION_ARG_STRING, &console, "The VM's console: serial (default) or virtio", "KIND" },
     { "rng", 0, 0, G_OPTION_ARG_NONE, &rng, "Add a virtio entropy device", NULL },
     { "balloon", 0, 0, G_OPTION_ARG_NONE, &balloon, "Add a virtio memory balloon", NULL },
+    { "media", 0, 0, G_OPTION_ARG_FILENAME, &media,
+      "Installation media (an ISO), attached read-only after the disks; its OS is detected with "
+      "libosinfo, and its recommended memory and vCPUs are the defaults", "ISO" },
+    { "os", 0, 0, G_OPTION_ARG_STRING, &os_id,
+      "The guest OS, as libosinfo names it (e.g. debian11 or http://debian.org/debian/11), "
+      "instead of detecting it from --media", "ID" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("NAME - define a new VM (it does not start it)");
@@ -123,6 +171,7 @@ vivctl_create (int argc, char **argv)
     .balloon = balloon,
     .disks = disk_texts,
     .nets = net_texts,
+    .media = media,
   };
   if (!kernel)
     {
@@ -150,6 +199,19 @@ vivctl_create (int argc, char **argv)
     }
   if (!parse_console (console, &options.console_kind, &error))
     return vivctl_vm_report (error);
+
+  g_autoptr (VivOsInfo) os = find_os (os_id, media, &error);
+  if (error)
+    return vivctl_vm_report (error);
+  if (os)
+    {
+      options.os_id = os->id;
+      /* The same defaults as the app's assistant. */
+      if (!memory_text)
+        options.memory_bytes = viv_os_info_suggested_memory (os);
+      if (!cpus_text)
+        options.n_cpus = viv_os_info_suggested_cpus (os);
+    }
 
   g_autoptr (VivLibrary) lib = vivctl_vm_open_library ();
   if (!lib)

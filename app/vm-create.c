@@ -162,6 +162,28 @@ add_disks (VivVmDefinition *def, char * const *disk_texts, const char *dir, GPtr
 }
 
 static gboolean
+add_media (VivVmDefinition *def, const char *media, GError **error)
+{
+  g_autofree char *path = g_canonicalize_filename (media, NULL);
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "--media %s: not a file; give the path of the installation ISO", media);
+      return FALSE;
+    }
+  g_autofree char *escaped = escape_commas (path);
+  g_autofree char *spec = g_strconcat (escaped, ",format=raw,readonly", NULL);
+  VivDiskSpec *disk = g_new0 (VivDiskSpec, 1);
+  if (!viv_disk_spec_parse (spec, disk, error))
+    {
+      g_free (disk);
+      return FALSE;
+    }
+  g_ptr_array_add (def->disks, disk);
+  return TRUE;
+}
+
+static gboolean
 add_nets (VivVmDefinition *def, char * const *net_texts, GError **error)
 {
   for (unsigned i = 0; net_texts && net_texts[i]; i++)
@@ -215,6 +237,7 @@ viv_library_create_vm (VivLibrary *lib, const VivLibraryCreateOptions *options, 
   def->console_kind = options->console_kind;
   def->rng = options->rng;
   def->balloon = options->balloon;
+  def->os_id = options->os_id && *options->os_id ? g_strdup (options->os_id) : NULL;
   if (!add_nets (def, options->nets, error))
     return NULL;
 
@@ -230,6 +253,7 @@ viv_library_create_vm (VivLibrary *lib, const VivLibraryCreateOptions *options, 
                          : viv_library_get_vm_dir (lib, def->name);
   g_autoptr (GPtrArray) created = g_ptr_array_new_with_free_func (g_free);
   if (!add_disks (def, options->disks, dir, created, error)
+      || (options->media && *options->media && !add_media (def, options->media, error))
       || !viv_library_define (lib, def, VIV_LIBRARY_DEFINE_NEW_ONLY, error))
     {
       remove_created (created, dir);

@@ -26,6 +26,10 @@ typedef struct {
   char * const   *disks;
   char * const   *nets;           /* --net specs, NULL-terminated; a MAC is added when missing */
   const char     *image_dir;      /* new images go in image_dir/NAME/; NULL: the VM's directory */
+  /* Installation media (an ISO), attached read-only after the disks, as
+   * a raw virtio disk; NULL: none.  Callers detect its OS (os-detect.h). */
+  const char     *media;
+  const char     *os_id;          /* libosinfo's OS id, stored in the XML; NULL: unknown */
 } VivLibraryCreateOptions;
 
 #define VIV_LIBRARY_CREATE_DEFAULT_MEMORY (256 * 1024 * 1024)

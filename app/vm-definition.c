@@ -34,6 +34,7 @@ viv_vm_definition_free (VivVmDefinition *def)
   g_free (def->cmdline);
   g_ptr_array_unref (def->disks);
   g_ptr_array_unref (def->nets);
+  g_free (def->os_id);
   g_free (def);
 }
 

@@ -18,6 +18,7 @@ typedef struct VivVmDefinition {
   bool           balloon;
   GPtrArray     *disks;         /* of VivDiskSpec*, owned */
   GPtrArray     *nets;          /* of char* --net specs, owned */
+  char          *os_id;         /* libosinfo's id of the guest OS ("http://debian.org/debian/11"); may be NULL */
 } VivVmDefinition;
 
 VivVmDefinition *viv_vm_definition_new  (void);

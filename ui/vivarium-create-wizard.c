@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "block/qcow2.h"
+#include "os-detect.h"
 #include "size.h"
 #include "vm-create.h"
 #include "vivarium-create-wizard.h"
@@ -28,6 +29,9 @@ typedef enum {
 /* Linux's IFNAMSIZ less the terminating NUL. */
 #define TAP_NAME_MAX 15
 
+#define MIB (1024 * 1024)
+#define GIB (1024 * MIB)
+
 struct _VivCreateWizard
 {
   AdwWindow             parent_instance;
@@ -41,6 +45,8 @@ struct _VivCreateWizard
   AdwEntryRow          *kernel_row;
   AdwEntryRow          *initrd_row;
   AdwEntryRow          *cmdline_row;
+  AdwEntryRow          *media_row;
+  GtkLabel             *media_status;
   GtkLabel             *boot_error;
   AdwEntryRow          *name_row;
   GtkLabel             *name_error;
@@ -62,6 +68,18 @@ struct _VivCreateWizard
   GSettings            *settings;
   GtkFileChooserNative *file_chooser;
   gboolean              busy;
+
+  /* The installation media's OS: detecting while detect_cancellable is
+   * set; os_id and os_name are those of media_row's file. */
+  GCancellable         *detect_cancellable;
+  char                 *os_id;
+  char                 *os_name;
+  /* What the user set is not replaced by the OS's suggestions. */
+  gboolean              prefilling;
+  gboolean              vcpus_edited;
+  gboolean              memory_edited;
+  gboolean              disk_kind_edited;
+  gboolean              disk_size_edited;
 };
 
 G_DEFINE_FINAL_TYPE (VivCreateWizard, viv_create_wizard, ADW_TYPE_WINDOW)
@@ -90,6 +108,8 @@ typedef struct {
   char      *initrd;
   char      *cmdline;
   char      *image_dir;
+  char      *media;
+  char      *os_id;
   guint64    memory_bytes;
   guint      n_cpus;
   GPtrArray *disks;   /* NULL-terminated --disk specs */
@@ -105,6 +125,8 @@ create_job_free (CreateJob *job)
   g_free (job->initrd);
   g_free (job->cmdline);
   g_free (job->image_dir);
+  g_free (job->media);
+  g_free (job->os_id);
   g_ptr_array_unref (job->disks);
   g_ptr_array_unref (job->nets);
   g_free (job);
@@ -162,6 +184,7 @@ check_boot (VivCreateWizard *self)
 {
   g_autofree char *kernel = entry_text (self->kernel_row);
   g_autofree char *initrd = entry_text (self->initrd_row);
+  g_autofree char *media = entry_text (self->media_row);
 
   if (kernel[0] == '\0')
     return g_strdup (_("Choose the kernel to boot: a bzImage or a PVH ELF file."));
@@ -169,6 +192,8 @@ check_boot (VivCreateWizard *self)
     return g_strdup_printf (_("The kernel “%s” is not a file: choose an existing one."), kernel);
   if (initrd[0] != '\0' && !g_file_test (initrd, G_FILE_TEST_IS_REGULAR))
     return g_strdup_printf (_("The initial RAM disk “%s” is not a file: choose an existing one or leave it empty."), initrd);
+  if (media[0] != '\0' && !g_file_test (media, G_FILE_TEST_IS_REGULAR))
+    return g_strdup_printf (_("The installation media “%s” is not a file: choose an existing ISO image or leave it empty."), media);
   return NULL;
 }
 
@@ -344,6 +369,8 @@ collect_job (VivCreateWizard *self)
   job->kernel = entry_text (self->kernel_row);
   job->initrd = entry_text (self->initrd_row);
   job->cmdline = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->cmdline_row)));
+  job->media = entry_text (self->media_row);
+  job->os_id = g_strdup (self->os_id);
   job->image_dir = g_settings_get_string (self->settings, "storage-folder");
   job->n_cpus = gtk_adjustment_get_value (self->vcpus_adjustment);
   job->memory_bytes = (guint64) gtk_adjustment_get_value (self->memory_adjustment) * 1024 * 1024;
@@ -364,6 +391,8 @@ create_job_to_options (const CreateJob         *job,
     .disks = (char * const *) job->disks->pdata,
     .nets = (char * const *) job->nets->pdata,
     .image_dir = job->image_dir,
+    .media = job->media[0] != '\0' ? job->media : NULL,
+    .os_id = job->os_id,
   };
 }
 
@@ -392,6 +421,16 @@ update_summary (VivCreateWizard *self)
   if (job->cmdline[0] != '\0')
     {
       g_string_append_printf (text, _("Command line: %s"), job->cmdline);
+      g_string_append_c (text, '\n');
+    }
+  if (job->media[0] != '\0')
+    {
+      g_string_append_printf (text, _("Installation media: %s"), job->media);
+      g_string_append_c (text, '\n');
+    }
+  if (self->os_name != NULL)
+    {
+      g_string_append_printf (text, _("Operating system: %s"), self->os_name);
       g_string_append_c (text, '\n');
     }
   g_string_append_printf (text, ngettext ("%u virtual CPU, %s of memory", "%u virtual CPUs, %s of memory", job->n_cpus),
@@ -435,7 +474,8 @@ static void
 update_actions (VivCreateWizard *self)
 {
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "wizard.back", !self->busy && !on_first_page (self));
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "wizard.next", !self->busy);
+  /* Next waits for the media's OS: it may change the next pages. */
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "wizard.next", !self->busy && self->detect_cancellable == NULL);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "wizard.choose-file", !self->busy);
 }
 
@@ -490,6 +530,171 @@ back_action (GtkWidget  *widget,
 
   if (previous != NULL)
     gtk_stack_set_visible_child (self->stack, previous);
+}
+
+/* ---- Installation media ------------------------------------------------ */
+
+static void
+show_media_status (VivCreateWizard *self,
+                   const char      *message,
+                   gboolean         is_error)
+{
+  show_message (self->media_status, message);
+  if (is_error)
+    gtk_widget_add_css_class (GTK_WIDGET (self->media_status), "error");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->media_status), "error");
+}
+
+/* 20G, 1536M: as the disk size row takes sizes. */
+static char *
+format_disk_size (guint64 bytes)
+{
+  if (bytes % GIB == 0)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT "G", bytes / GIB);
+  return g_strdup_printf ("%" G_GUINT64_FORMAT "M", (bytes + MIB - 1) / MIB);
+}
+
+/* The OS's suggested processors, memory and disk, where the user has not
+ * set them already. */
+static void
+prefill_resources (VivCreateWizard *self,
+                   const VivOsInfo *os)
+{
+  unsigned n_cpus = viv_os_info_suggested_cpus (os);
+  guint64 memory = viv_os_info_suggested_memory (os);
+  guint64 storage = viv_os_info_suggested_storage (os);
+
+  self->prefilling = TRUE;
+  if (n_cpus > 0 && !self->vcpus_edited)
+    gtk_adjustment_set_value (self->vcpus_adjustment, n_cpus);
+  if (memory >= MIB && !self->memory_edited)
+    gtk_adjustment_set_value (self->memory_adjustment, memory / MIB);
+  if (storage > 0 && !self->disk_size_edited)
+    {
+      g_autofree char *size = format_disk_size (storage);
+
+      gtk_editable_set_text (GTK_EDITABLE (self->disk_size_row), size);
+    }
+  /* An installer needs a disk to install to. */
+  if (storage > 0 && !self->disk_kind_edited)
+    adw_combo_row_set_selected (self->disk_kind_row, DISK_NEW);
+  self->prefilling = FALSE;
+}
+
+static char *
+describe_detection_error (const GError *error,
+                          const char   *path)
+{
+  if (g_error_matches (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_NOT_MEDIA))
+    return g_strdup_printf (_("“%s” is not installation media: choose an ISO image, or leave this empty."), path);
+  if (g_error_matches (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_UNKNOWN_OS))
+    return g_strdup (_("The operating system on this media is not recognised by libosinfo: choose the OS settings by hand."));
+  if (g_error_matches (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_NO_DATABASE))
+    return g_strdup (_("No operating system database is installed (the osinfo-db package): choose the OS settings by hand."));
+  return g_strdup_printf (_("The media cannot be read: %s"), error->message);
+}
+
+static void
+detect_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr (VivCreateWizard) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VivOsInfo) os = viv_os_detect_media_finish (result, &error);
+  g_autofree char *path = NULL;
+  g_autofree char *description = NULL;
+  g_autoptr (GString) text = NULL;
+
+  /* Another file was chosen meanwhile, or the assistant closed. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  g_clear_object (&self->detect_cancellable);
+  update_actions (self);
+
+  path = entry_text (self->media_row);
+  if (os == NULL)
+    {
+      g_autofree char *message = describe_detection_error (error, path);
+
+      g_debug ("%s", error->message);
+      show_media_status (self, message, TRUE);
+      return;
+    }
+
+  description = viv_os_info_describe (os);
+  self->os_id = g_strdup (os->id);
+  self->os_name = g_strdup (description);
+  text = g_string_new (NULL);
+  g_string_append_printf (text, _("Detected: %s"), description);
+  if (os->kernel_path != NULL && os->initrd_path != NULL)
+    {
+      g_string_append_c (text, '\n');
+      g_string_append_printf (text, _("Its installer’s kernel is %s and initial RAM disk %s on the media: copy them out and choose them above to boot the installer."),
+                              os->kernel_path, os->initrd_path);
+    }
+  else if (os->kernel_path != NULL)
+    {
+      g_string_append_c (text, '\n');
+      g_string_append_printf (text, _("Its installer’s kernel is %s on the media: copy it out and choose it above to boot the installer."),
+                              os->kernel_path);
+    }
+  show_media_status (self, text->str, FALSE);
+  prefill_resources (self, os);
+}
+
+static void
+stop_detecting (VivCreateWizard *self)
+{
+  if (self->detect_cancellable == NULL)
+    return;
+  g_cancellable_cancel (self->detect_cancellable);
+  g_clear_object (&self->detect_cancellable);
+}
+
+static void
+media_changed_cb (VivCreateWizard *self)
+{
+  g_autofree char *path = entry_text (self->media_row);
+
+  stop_detecting (self);
+  g_clear_pointer (&self->os_id, g_free);
+  g_clear_pointer (&self->os_name, g_free);
+  /* A path being typed: Next says what is wrong with it. */
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    show_media_status (self, NULL, FALSE);
+  else
+    {
+      show_media_status (self, _("Detecting the operating system…"), FALSE);
+      self->detect_cancellable = g_cancellable_new ();
+      viv_os_detect_media_async (path, self->detect_cancellable, detect_done_cb, g_object_ref (self));
+    }
+  update_actions (self);
+}
+
+static void
+vcpus_edited_cb (VivCreateWizard *self)
+{
+  self->vcpus_edited |= !self->prefilling;
+}
+
+static void
+memory_edited_cb (VivCreateWizard *self)
+{
+  self->memory_edited |= !self->prefilling;
+}
+
+static void
+disk_kind_edited_cb (VivCreateWizard *self)
+{
+  self->disk_kind_edited |= !self->prefilling;
+}
+
+static void
+disk_size_edited_cb (VivCreateWizard *self)
+{
+  self->disk_size_edited |= !self->prefilling;
 }
 
 /* ---- Creating ---------------------------------------------------------- */
@@ -636,6 +841,8 @@ choose_file_action (GtkWidget  *widget,
     row = self->kernel_row, title = _("Choose the Kernel");
   else if (g_str_equal (which, "initrd"))
     row = self->initrd_row, title = _("Choose the Initial RAM Disk");
+  else if (g_str_equal (which, "media"))
+    row = self->media_row, title = _("Choose the Installation Media");
   else
     row = self->disk_path_row, title = _("Choose the Disk Image");
 
@@ -659,6 +866,7 @@ viv_create_wizard_dispose (GObject *object)
   if (self->file_chooser != NULL)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->file_chooser));
   g_clear_object (&self->file_chooser);
+  stop_detecting (self);
   g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (viv_create_wizard_parent_class)->dispose (object);
@@ -670,6 +878,8 @@ viv_create_wizard_finalize (GObject *object)
   VivCreateWizard *self = VIV_CREATE_WIZARD (object);
 
   g_free (self->library_root);
+  g_free (self->os_id);
+  g_free (self->os_name);
 
   G_OBJECT_CLASS (viv_create_wizard_parent_class)->finalize (object);
 }
@@ -753,6 +963,8 @@ viv_create_wizard_class_init (VivCreateWizardClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, forwards_row);
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, initrd_row);
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, kernel_row);
+  gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, media_row);
+  gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, media_status);
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, memory_adjustment);
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, name_error);
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, name_row);
@@ -767,6 +979,7 @@ viv_create_wizard_class_init (VivCreateWizardClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, vcpus_adjustment);
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, window_title);
   gtk_widget_class_bind_template_callback (widget_class, disk_kind_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, media_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, name_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, net_kind_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, stack_page_changed_cb);
@@ -790,4 +1003,10 @@ viv_create_wizard_init (VivCreateWizard *self)
   disk_kind_changed_cb (self);
   net_kind_changed_cb (self);
   stack_page_changed_cb (self);
+
+  /* From here on, changes are the user's. */
+  g_signal_connect_swapped (self->vcpus_adjustment, "value-changed", G_CALLBACK (vcpus_edited_cb), self);
+  g_signal_connect_swapped (self->memory_adjustment, "value-changed", G_CALLBACK (memory_edited_cb), self);
+  g_signal_connect_swapped (self->disk_kind_row, "notify::selected", G_CALLBACK (disk_kind_edited_cb), self);
+  g_signal_connect_swapped (self->disk_size_row, "changed", G_CALLBACK (disk_size_edited_cb), self);
 }

@@ -1,5 +1,7 @@
-/* The New Virtual Machine assistant: what to boot, name, processors and
- * memory, disk, network, then a summary.  Creating goes through
+/* The New Virtual Machine assistant: what to boot (and optional
+ * installation media, whose OS libosinfo recognises and whose
+ * recommended processors, memory and disk size it suggests), name,
+ * processors and memory, disk, network, then a summary.  Creating goes through
  * viv_library_create_vm() (app/vm-create.h), as `vivctl create` does, in
  * a thread; "created" is emitted with the new VM's name, then the
  * assistant closes. */

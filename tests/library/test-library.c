@@ -120,6 +120,9 @@ sample_xml (Fixture *f, const char *name, const char *uuid_element)
       "guest-address='10.0.2.15' guest-port='53'/>\n"
       "      </vivarium:interface>\n"
       "    </vivarium:vm>\n"
+      "    <libosinfo:libosinfo xmlns:libosinfo='" VIV_LIBOSINFO_XML_NAMESPACE "'>\n"
+      "      <libosinfo:os id='http://debian.org/debian/11'/>\n"
+      "    </libosinfo:libosinfo>\n"
       "  </metadata>\n"
       "</domain>\n",
       name, uuid_element, f->kernel, disk, f->base);
@@ -138,6 +141,7 @@ assert_same_definition (const VivVmDefinition *a, const VivVmDefinition *b)
   g_assert_cmpint (a->console_kind, ==, b->console_kind);
   g_assert_cmpint (a->rng, ==, b->rng);
   g_assert_cmpint (a->balloon, ==, b->balloon);
+  g_assert_cmpstr (a->os_id, ==, b->os_id);
   g_assert_cmpuint (a->disks->len, ==, b->disks->len);
   for (unsigned i = 0; i < a->disks->len; i++)
     {
@@ -176,6 +180,7 @@ test_xml_read (Fixture *f, gconstpointer data)
   g_assert_cmpint (def->console_kind, ==, VIV_CONSOLE_VIRTIO);
   g_assert_true (def->rng);
   g_assert_true (def->balloon);
+  g_assert_cmpstr (def->os_id, ==, "http://debian.org/debian/11");
 
   g_assert_cmpuint (def->disks->len, ==, 2);
   VivDiskSpec *root = def->disks->pdata[0], *base = def->disks->pdata[1];
@@ -260,6 +265,9 @@ test_xml_round_trip (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (xml1, "<memballoon model=\"virtio\"/>"));
   g_assert_nonnull (strstr (xml1, "<vivarium:hostfwd protocol=\"udp\" host-address=\"127.0.0.1\" "
                                   "host-port=\"5353\" guest-address=\"10.0.2.15\" guest-port=\"53\"/>"));
+  /* The guest OS where virt-manager writes it. */
+  g_assert_nonnull (strstr (xml1, "<libosinfo:libosinfo xmlns:libosinfo=\"" VIV_LIBOSINFO_XML_NAMESPACE "\">"));
+  g_assert_nonnull (strstr (xml1, "<libosinfo:os id=\"http://debian.org/debian/11\"/>"));
   g_assert_null (strstr (xml1, "graphics"));   /* ignored on the way in */
   validate_with_libvirt (xml1);
 
@@ -317,6 +325,7 @@ test_xml_errors (Fixture *f, gconstpointer data)
     { "<vivarium:interface mac='52:54:00:aa:00:01'", "<vivarium:interface mac='52:54:00:aa:00:09'",
       "<vivarium:interface mac='52:54:00:aa:00:09'>: no <interface> has this MAC" },
     { "<vivarium:vm>", "<vivarium:vm><vivarium:cpu-pinning/>", "<vivarium:cpu-pinning>: unknown element" },
+    { "<libosinfo:os id='http://debian.org/debian/11'/>", "<libosinfo:os/>", "<libosinfo:os>: no id" },
     { "</domain>", "</domian>", "not well-formed XML (line" },
   };
   g_autofree char *base = sample_xml (f, "web-1", "<uuid>x</uuid>");

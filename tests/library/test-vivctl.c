@@ -156,6 +156,95 @@ list_state (Fixture *f, const char *name)
 
 /* ---- The library through vivctl ------------------------------------------- */
 
+/* An ISO 9660 image at f->tmp/name with this volume id (xorriso); NULL
+ * (the test skipped) without xorriso. */
+static char *
+make_iso (Fixture *f, const char *name, const char *volume_id)
+{
+  g_autofree char *xorriso = g_find_program_in_path ("xorriso");
+  if (!xorriso)
+    {
+      g_test_skip ("xorriso is not installed (Debian: xorriso)");
+      return NULL;
+    }
+  g_autofree char *tree = g_build_filename (f->tmp, "iso-tree", NULL);
+  g_autofree char *readme = g_build_filename (tree, "README", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (tree, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (readme, "installer", -1, NULL));
+  char *path = g_build_filename (f->tmp, name, NULL);
+  const char *argv[] = { xorriso, "-as", "mkisofs", "-quiet", "-V", volume_id, "-o", path, tree, NULL };
+  int status;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                               NULL, NULL, NULL, NULL, &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  return path;
+}
+
+/* create --media detects the OS (libosinfo) and attaches the ISO
+ * read-only; --os names the OS instead. */
+static void
+test_create_media (Fixture *f, gconstpointer data)
+{
+  g_autofree char *iso = make_iso (f, "debian.iso", "Debian 11.5.0 amd64 n");
+  if (!iso)
+    return;
+  g_autofree char *other = make_iso (f, "photos.iso", "HOLIDAY PHOTOS");
+
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint (vivctl (f, &out, &err, "create", "inst", "--kernel", probe_elf (), "--media", iso, NULL), ==, 0);
+  g_assert_cmpstr (err, ==, "");
+  g_assert_true (g_str_has_prefix (out, "Detected: Debian 11 (bullseye) (http://debian.org/debian/11)\n"));
+  g_assert_nonnull (strstr (out, "install.amd/vmlinuz"));
+  g_autofree char *xml = NULL;
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (vivctl (f, &xml, &err, "dumpxml", "inst", NULL), ==, 0);
+  g_autofree char *source = g_strdup_printf ("<source file=\"%s\"/>", iso);
+  g_assert_nonnull (strstr (xml, source));
+  g_assert_nonnull (strstr (xml, "<readonly/>"));
+  g_assert_nonnull (strstr (xml, "<libosinfo:os id=\"http://debian.org/debian/11\"/>"));
+  /* What Debian 11 recommends, as the app's assistant suggests. */
+  g_assert_nonnull (strstr (xml, "<memory unit=\"KiB\">1048576</memory>"));
+
+  /* --os wins over detection, --memory over the recommendation. */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (vivctl (f, &out, &err, "create", "named", "--kernel", probe_elf (), "--os", "debian11",
+                           "--memory", "64M", "--media", other, NULL), ==, 0);
+  g_clear_pointer (&xml, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (vivctl (f, &xml, &err, "dumpxml", "named", NULL), ==, 0);
+  g_assert_nonnull (strstr (xml, "<libosinfo:os id=\"http://debian.org/debian/11\"/>"));
+  g_assert_nonnull (strstr (xml, "<memory unit=\"KiB\">65536</memory>"));
+
+  /* Unrecognised media: attached, with a warning, and no OS. */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (vivctl (f, &out, &err, "create", "unknown", "--kernel", probe_elf (), "--media", other, NULL), ==, 0);
+  g_assert_nonnull (strstr (err, "warning: "));
+  g_assert_nonnull (strstr (err, "not recognised by libosinfo"));
+  g_clear_pointer (&xml, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (vivctl (f, &xml, &err, "dumpxml", "unknown", NULL), ==, 0);
+  g_assert_null (strstr (xml, "libosinfo"));
+  g_assert_nonnull (strstr (xml, "<readonly/>"));
+
+  /* Mistakes: nothing is defined. */
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (vivctl (f, &out, &err, "create", "bad", "--kernel", probe_elf (), "--os", "amigaos", NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "--os: 'amigaos' is not an OS libosinfo knows"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (vivctl (f, &out, &err, "create", "bad", "--kernel", probe_elf (), "--media", probe_elf (), NULL),
+                   ==, 2);
+  g_assert_nonnull (strstr (err, "--media: "));
+  g_assert_nonnull (strstr (err, "is not installation media"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (vivctl (f, &out, &err, "list", "--all", NULL), ==, 0);
+  g_assert_null (strstr (out, "bad"));
+}
+
 static void
 test_create_list (Fixture *f, gconstpointer data)
 {
@@ -597,6 +686,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/vivctl/create-list", test_create_list);
   ADD ("/vivctl/bad-input", test_bad_input);
+  ADD ("/vivctl/create-media", test_create_media);
   ADD ("/vivctl/lifecycle", test_lifecycle);
   ADD ("/vivctl/top", test_top);
   return g_test_run ();

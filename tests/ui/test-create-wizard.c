@@ -1,7 +1,8 @@
 /* The New Virtual Machine assistant: it says why a name, a size or a
- * port forward is refused, and what it creates is what
- * viv_library_create_vm() (the `vivctl create` path) makes of the same
- * choices.  Runs under xvfb-run (see meson.build). */
+ * port forward is refused, it recognises installation media with
+ * libosinfo, and what it creates is what viv_library_create_vm() (the
+ * `vivctl create` path) makes of the same choices.  Runs under xvfb-run
+ * (see meson.build). */
 #include "config.h"
 
 #include <glib/gstdio.h>
@@ -152,9 +153,144 @@ wizard_gone (gpointer data)
   return *(gpointer *) data == NULL;
 }
 
+/* ---- Installation media ---------------------------------------------- */
+
+static char *media_dir;   /* made on first use */
+
+/* An ISO 9660 image in media_dir with this volume id, made by xorriso;
+ * NULL (the test skipped) without it. */
+static char *
+make_iso (const char *name,
+          const char *volume_id)
+{
+  g_autofree char *xorriso = g_find_program_in_path ("xorriso");
+  g_autofree char *tree = NULL;
+  g_autofree char *kernel = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr (GError) error = NULL;
+  char *path;
+  int status;
+
+  if (xorriso == NULL)
+    {
+      g_test_skip ("xorriso is not installed (Debian: xorriso)");
+      return NULL;
+    }
+  /* In the test's private data directory, removed at exit. */
+  if (media_dir == NULL)
+    media_dir = g_build_filename (g_get_user_data_dir (), "media", NULL);
+  tree = g_build_filename (media_dir, "tree", "install.amd", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (tree, 0700), ==, 0);
+  kernel = g_build_filename (tree, "vmlinuz", NULL);
+  g_assert_true (g_file_set_contents (kernel, "kernel", -1, NULL));
+  path = g_build_filename (media_dir, name, NULL);
+  {
+    g_autofree char *root = g_build_filename (media_dir, "tree", NULL);
+    const char *argv[] = { xorriso, "-as", "mkisofs", "-quiet", "-V", volume_id, "-o", path, root, NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                                 NULL, &err, &status, &error));
+  }
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("xorriso failed: %s", err);
+  return path;
+}
+
+static gboolean
+detection_done (gpointer data)
+{
+  GtkLabel *status = wizard_child (data, "media_status");
+
+  return gtk_widget_get_visible (GTK_WIDGET (status))
+         && !g_str_has_prefix (gtk_label_get_text (status), "Detecting");
+}
+
+/* Chooses the media and waits for its OS; returns what the wizard says. */
+static const char *
+choose_media (VivCreateWizard *wizard,
+              const char      *path)
+{
+  GtkLabel *status = wizard_child (wizard, "media_status");
+
+  set_text (wizard, "media_row", path);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (status)));
+  g_assert_true (viv_ui_test_wait (detection_done, wizard, 20000));
+  g_test_message ("media: %s", gtk_label_get_text (status));
+  return gtk_label_get_text (status);
+}
+
+static void
+test_create_wizard_media (void)
+{
+  g_autofree char *debian = make_iso ("debian.iso", "Debian 11.5.0 amd64 n");
+  g_autofree char *mine = NULL;
+  g_autofree char *text_file = NULL;
+  VivCreateWizard *wizard;
+  GtkLabel *status;
+  const char *said;
+
+  if (debian == NULL)
+    return;
+  mine = make_iso ("photos.iso", "HOLIDAY PHOTOS");
+  text_file = g_build_filename (media_dir, "notes.txt", NULL);
+  g_assert_true (g_file_set_contents (text_file, "not an ISO", -1, NULL));
+
+  wizard = open_wizard ();
+  status = wizard_child (wizard, "media_status");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (status)));
+  /* Screen readers hear the outcome, as part of the row. */
+  g_assert_true (gtk_test_accessible_has_role (GTK_ACCESSIBLE (status), GTK_ACCESSIBLE_ROLE_STATUS));
+  g_assert_true (gtk_test_accessible_has_relation (wizard_child (wizard, "media_row"),
+                                                   GTK_ACCESSIBLE_RELATION_DESCRIBED_BY));
+
+  /* Detected: the OS, where its installer's kernel is, and its
+   * resources in the next pages. */
+  said = choose_media (wizard, debian);
+  g_assert_true (g_str_has_prefix (said, "Detected: Debian 11 (bullseye)"));
+  g_assert_nonnull (strstr (said, "install.amd/vmlinuz"));
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (status), "error"));
+  g_assert_cmpfloat (gtk_adjustment_get_value (wizard_child (wizard, "memory_adjustment")), ==, 1024);
+  g_assert_cmpfloat (gtk_adjustment_get_value (wizard_child (wizard, "vcpus_adjustment")), ==, 1);
+  g_assert_cmpuint (adw_combo_row_get_selected (wizard_child (wizard, "disk_kind_row")), ==, 1);
+  g_assert_cmpstr (gtk_editable_get_text (wizard_child (wizard, "disk_size_row")), ==, "20G");
+
+  /* Unrecognised media and other files: said inline, as errors. */
+  said = choose_media (wizard, mine);
+  g_assert_nonnull (strstr (said, "not recognised by libosinfo"));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (status), "error"));
+  said = choose_media (wizard, text_file);
+  g_assert_nonnull (strstr (said, "is not installation media"));
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (status), "error"));
+
+  /* What the user set stays: only the memory follows the OS now. */
+  gtk_adjustment_set_value (wizard_child (wizard, "memory_adjustment"), 64);
+  gtk_adjustment_set_value (wizard_child (wizard, "vcpus_adjustment"), 3);
+  set_text (wizard, "disk_size_row", "5G");
+  gtk_adjustment_set_value (wizard_child (wizard, "memory_adjustment"), 64);
+  said = choose_media (wizard, debian);
+  g_assert_true (g_str_has_prefix (said, "Detected: "));
+  g_assert_cmpfloat (gtk_adjustment_get_value (wizard_child (wizard, "vcpus_adjustment")), ==, 3);
+  g_assert_cmpfloat (gtk_adjustment_get_value (wizard_child (wizard, "memory_adjustment")), ==, 64);
+  g_assert_cmpstr (gtk_editable_get_text (wizard_child (wizard, "disk_size_row")), ==, "5G");
+
+  /* A missing file is refused on Next; none at all is fine. */
+  set_text (wizard, "kernel_row", TEST_KERNEL);
+  set_text (wizard, "media_row", "/nonexistent/install.iso");
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (status)));
+  next (wizard);
+  assert_refused (wizard, "boot_error", "boot");
+  set_text (wizard, "media_row", "");
+  next (wizard);
+  g_assert_cmpstr (page (wizard), ==, "name");
+
+  gtk_window_destroy (GTK_WINDOW (wizard));
+}
+
 /* Fills every page, presses Create and waits for the VM in the library. */
 static VivVmDefinition *
 create_through_wizard (const char *name,
+                       const char *media,
                        guint       disk_kind,
                        const char *disk_text)
 {
@@ -165,6 +301,8 @@ create_through_wizard (const char *name,
 
   set_text (wizard, "kernel_row", TEST_KERNEL);
   set_text (wizard, "cmdline_row", "console=ttyS0 quiet");
+  if (media != NULL)
+    choose_media (wizard, media);
   next (wizard);
   set_text (wizard, "name_row", name);
   next (wizard);
@@ -194,6 +332,8 @@ create_through_wizard (const char *name,
 static VivVmDefinition *
 create_through_library (const char *root,
                         const char *name,
+                        const char *media,
+                        const char *os_id,
                         const char *disk_spec)
 {
   g_autoptr (GError) error = NULL;
@@ -208,6 +348,8 @@ create_through_library (const char *root,
     .n_cpus = 2,
     .disks = disks,
     .nets = nets,
+    .media = media,
+    .os_id = os_id,
   };
   g_autoptr (VivVmDefinition) created = NULL;
   VivVmDefinition *def;
@@ -266,9 +408,9 @@ assert_same_definition (VivVmDefinition *ours,
 static void
 test_create_wizard_same_as_vivctl (void)
 {
-  g_autoptr (VivVmDefinition) ours = create_through_wizard ("wiz", 1, "64M");
+  g_autoptr (VivVmDefinition) ours = create_through_wizard ("wiz", NULL, 1, "64M");
   g_autofree char *root = g_dir_make_tmp ("viv-create-XXXXXX", NULL);
-  g_autoptr (VivVmDefinition) reference = create_through_library (root, "wiz", "size=64M,format=qcow2");
+  g_autoptr (VivVmDefinition) reference = create_through_library (root, "wiz", NULL, NULL, "size=64M,format=qcow2");
   g_autoptr (VivLibrary) library = viv_library_open (NULL, NULL);
   g_autoptr (VivQcow2Info) info = NULL;
   VivDiskSpec *disk;
@@ -300,7 +442,7 @@ test_create_wizard_linked_clone (void)
 
   g_assert_true (g_file_set_contents (base, "", 0, NULL));
   g_assert_cmpint (truncate (base, 1 << 20), ==, 0);
-  ours = create_through_wizard ("wiz-linked", 3, base);
+  ours = create_through_wizard ("wiz-linked", NULL, 3, base);
   disk = ours->disks->pdata[0];
   g_assert_cmpstr (disk->format, ==, "qcow2");
   info = viv_qcow2_info (disk->path, false, NULL);
@@ -309,10 +451,43 @@ test_create_wizard_linked_clone (void)
   g_assert_cmpstr (info->backing_format, ==, "raw");
   g_assert_cmpuint (info->virtual_size, ==, 1 << 20);
 
-  reference = create_through_library (root, "wiz-linked", spec);
+  reference = create_through_library (root, "wiz-linked", NULL, NULL, spec);
   assert_same_definition (ours, viv_library_get_root (library), reference, root);
 
   viv_library_undefine (library, "wiz-linked", TRUE, NULL, NULL);
+}
+
+/* The media as a read-only disk after the new one, its OS in the XML:
+ * as `vivctl create --media` makes it. */
+static void
+test_create_wizard_media_same_as_vivctl (void)
+{
+  g_autofree char *iso = make_iso ("install.iso", "Debian 11.5.0 amd64 n");
+  g_autofree char *root = NULL;
+  g_autofree char *xml = NULL;
+  g_autoptr (VivVmDefinition) ours = NULL;
+  g_autoptr (VivVmDefinition) reference = NULL;
+  g_autoptr (VivLibrary) library = viv_library_open (NULL, NULL);
+  VivDiskSpec *media;
+
+  if (iso == NULL)
+    return;
+  ours = create_through_wizard ("wiz-media", iso, 1, "64M");
+  g_assert_cmpstr (ours->os_id, ==, "http://debian.org/debian/11");
+  g_assert_cmpuint (ours->disks->len, ==, 2);
+  media = ours->disks->pdata[1];
+  g_assert_cmpstr (media->path, ==, iso);
+  g_assert_true (media->config.read_only);
+  xml = viv_library_load_xml (library, "wiz-media", NULL);
+  g_assert_nonnull (strstr (xml, "<libosinfo:os id=\"http://debian.org/debian/11\"/>"));
+
+  root = g_dir_make_tmp ("viv-create-XXXXXX", NULL);
+  reference = create_through_library (root, "wiz-media", iso, "http://debian.org/debian/11",
+                                      "size=64M,format=qcow2");
+  assert_same_definition (ours, viv_library_get_root (library), reference, root);
+
+  viv_library_undefine (library, "wiz-media", TRUE, NULL, NULL);
+  g_assert_true (g_file_test (iso, G_FILE_TEST_IS_REGULAR));
 }
 
 static gboolean
@@ -356,6 +531,8 @@ main (int   argc,
   g_test_add_func ("/viv/create-wizard/refuses", test_create_wizard_refuses);
   g_test_add_func ("/viv/create-wizard/same-as-vivctl", test_create_wizard_same_as_vivctl);
   g_test_add_func ("/viv/create-wizard/linked-clone", test_create_wizard_linked_clone);
+  g_test_add_func ("/viv/create-wizard/media", test_create_wizard_media);
+  g_test_add_func ("/viv/create-wizard/media-same-as-vivctl", test_create_wizard_media_same_as_vivctl);
   g_test_add_func ("/viv/create-wizard/from-window", test_create_wizard_from_window);
 
   return g_test_run ();

@@ -1,0 +1,310 @@
+/* OS detection with libosinfo (app/os-detect.h) on real ISO 9660 images
+ * made with xorriso, whose volume, system and publisher ids match
+ * entries of the osinfo-db package; and installation media in a new VM
+ * (viv_library_create_vm): a read-only disk, the OS id in the XML. */
+#include "os-detect.h"
+#include "vm-create.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+static char *tmp_dir;
+
+/* An ISO at tmp_dir/name with these ids (NULL: none), holding a Debian
+ * installer's kernel and initrd paths.  Skips the test without xorriso. */
+static char *
+make_iso (const char *name, const char *volume_id, const char *system_id, const char *publisher)
+{
+  g_autofree char *xorriso = g_find_program_in_path ("xorriso");
+  if (!xorriso)
+    {
+      g_test_skip ("xorriso is not installed (Debian: xorriso)");
+      return NULL;
+    }
+  g_autofree char *tree = g_build_filename (tmp_dir, "tree", "install.amd", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (tree, 0700), ==, 0);
+  g_autofree char *kernel = g_build_filename (tree, "vmlinuz", NULL);
+  g_autofree char *initrd = g_build_filename (tree, "initrd.gz", NULL);
+  g_assert_true (g_file_set_contents (kernel, "kernel", -1, NULL));
+  g_assert_true (g_file_set_contents (initrd, "initrd", -1, NULL));
+
+  char *path = g_build_filename (tmp_dir, name, NULL);
+  g_autofree char *root = g_build_filename (tmp_dir, "tree", NULL);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, xorriso);
+  g_ptr_array_add (argv, "-as");
+  g_ptr_array_add (argv, "mkisofs");
+  g_ptr_array_add (argv, "-quiet");
+  g_ptr_array_add (argv, "-V");
+  g_ptr_array_add (argv, (char *) volume_id);
+  if (system_id)
+    {
+      g_ptr_array_add (argv, "-sysid");
+      g_ptr_array_add (argv, (char *) system_id);
+    }
+  if (publisher)
+    {
+      g_ptr_array_add (argv, "-publisher");
+      g_ptr_array_add (argv, (char *) publisher);
+    }
+  g_ptr_array_add (argv, "-o");
+  g_ptr_array_add (argv, path);
+  g_ptr_array_add (argv, root);
+  g_ptr_array_add (argv, NULL);
+  g_autofree char *err = NULL;
+  int status;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("xorriso failed: %s", err);
+  return path;
+}
+
+static void
+test_debian (void)
+{
+  g_autofree char *iso = make_iso ("debian.iso", "Debian 11.5.0 amd64 n", NULL, NULL);
+  if (!iso)
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VivOsInfo) os = viv_os_detect_media (iso, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (os->id, ==, "http://debian.org/debian/11");
+  g_assert_cmpstr (os->short_id, ==, "debian11");
+  g_assert_cmpstr (os->name, ==, "Debian 11");
+  g_assert_cmpstr (os->codename, ==, "bullseye");
+  g_autofree char *description = viv_os_info_describe (os);
+  g_assert_cmpstr (description, ==, "Debian 11 (bullseye)");
+  /* debian-11.xml: 1 GiB and 20 GiB recommended, 1 vCPU at least. */
+  g_assert_cmpuint (os->recommended.memory_bytes, ==, 1ull << 30);
+  g_assert_cmpuint (os->recommended.storage_bytes, ==, 20ull << 30);
+  g_assert_cmpuint (os->minimum.n_cpus, ==, 1);
+  g_assert_cmpuint (os->minimum.storage_bytes, ==, 10ull << 30);
+  g_assert_cmpuint (viv_os_info_suggested_cpus (os), ==, 1);
+  g_assert_cmpuint (viv_os_info_suggested_memory (os), ==, 1ull << 30);
+  g_assert_cmpuint (viv_os_info_suggested_storage (os), ==, 20ull << 30);
+  /* The amd64 netinst's media entry, not the i386 one. */
+  g_assert_cmpstr (os->kernel_path, ==, "install.amd/vmlinuz");
+  g_assert_cmpstr (os->initrd_path, ==, "install.amd/initrd.gz");
+}
+
+/* ALT Workstation 10.0's entry needs the system id and the publisher too. */
+static void
+test_system_and_publisher (void)
+{
+  g_autofree char *iso = make_iso ("alt.iso", "ALT Workstation 10.0 x86_64", "LINUX", "BASEALT LTD");
+  if (!iso)
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VivOsInfo) os = viv_os_detect_media (iso, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (os->id, ==, "http://altlinux.org/alt/10.0");
+  g_assert_cmpstr (os->kernel_path, ==, "boot/vmlinuz");
+
+  g_autofree char *other = make_iso ("alt-other.iso", "ALT Workstation 10.0 x86_64", "LINUX", "SOMEONE ELSE");
+  g_autoptr (VivOsInfo) none = viv_os_detect_media (other, NULL, &error);
+  g_assert_null (none);
+  g_assert_error (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_UNKNOWN_OS);
+}
+
+static void
+test_unknown (void)
+{
+  g_autofree char *iso = make_iso ("mine.iso", "HOLIDAY PHOTOS", NULL, NULL);
+  if (!iso)
+    return;
+  g_autoptr (GError) error = NULL;
+  g_assert_null (viv_os_detect_media (iso, NULL, &error));
+  g_assert_error (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_UNKNOWN_OS);
+  g_assert_nonnull (strstr (error->message, "'HOLIDAY PHOTOS'"));
+  g_assert_nonnull (strstr (error->message, "not recognised by libosinfo; choose the OS settings by hand"));
+}
+
+static void
+test_not_media (void)
+{
+  static const gsize sizes[] = { 0, 100, 64 * 1024 };
+  for (size_t i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("%s/file-%zu.bin", tmp_dir, sizes[i]);
+      g_autofree char *bytes = g_malloc (sizes[i] ? sizes[i] : 1);
+      memset (bytes, 'x', sizes[i]);
+      g_assert_true (g_file_set_contents (path, bytes, sizes[i], NULL));
+      g_autoptr (GError) error = NULL;
+      g_assert_null (viv_os_detect_media (path, NULL, &error));
+      g_assert_error (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_NOT_MEDIA);
+      g_assert_nonnull (strstr (error->message, "is not installation media"));
+    }
+
+  g_autoptr (GError) error = NULL;
+  g_assert_null (viv_os_detect_media ("/nonexistent/x.iso", NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (viv_os_detect_media (tmp_dir, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+}
+
+static void
+detected_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+  *out = g_object_ref (result);
+}
+
+static void
+test_async (void)
+{
+  g_autofree char *iso = make_iso ("debian-async.iso", "Debian 11.6.0 amd64 1", NULL, NULL);
+  if (!iso)
+    return;
+  g_autoptr (GAsyncResult) result = NULL;
+  viv_os_detect_media_async (iso, NULL, detected_cb, &result);
+  while (!result)
+    g_main_context_iteration (NULL, TRUE);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VivOsInfo) os = viv_os_detect_media_finish (result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (os->id, ==, "http://debian.org/debian/11");
+
+  /* Cancelled: the result says so rather than answering late. */
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GAsyncResult) cancelled = NULL;
+  viv_os_detect_media_async (iso, cancellable, detected_cb, &cancelled);
+  g_cancellable_cancel (cancellable);
+  while (!cancelled)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_null (viv_os_detect_media_finish (cancelled, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static void
+test_lookup (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VivOsInfo) by_short = viv_os_lookup ("debian11", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (by_short->id, ==, "http://debian.org/debian/11");
+  g_assert_null (by_short->kernel_path);   /* not media */
+  g_autoptr (VivOsInfo) by_codename = viv_os_lookup ("debianbullseye", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (by_codename->id, ==, "http://debian.org/debian/11");
+  g_autoptr (VivOsInfo) by_id = viv_os_lookup ("http://debian.org/debian/11", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (by_id->short_id, ==, "debian11");
+  g_assert_null (viv_os_lookup ("amigaos", &error));
+  g_assert_error (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_UNKNOWN_OS);
+  g_assert_nonnull (strstr (error->message, "'amigaos'"));
+}
+
+/* Without osinfo-db (libosinfo's directories moved away): the error says
+ * what to install.  In a child, as the database loads once a process. */
+static void
+test_no_database (void)
+{
+  if (g_test_subprocess ())
+    {
+      static const char *const variables[] = { "OSINFO_SYSTEM_DIR", "OSINFO_LOCAL_DIR", "OSINFO_USER_DIR" };
+      for (size_t i = 0; i < G_N_ELEMENTS (variables); i++)
+        g_setenv (variables[i], "/nonexistent", TRUE);
+      g_autoptr (GError) error = NULL;
+      g_assert_null (viv_os_lookup ("debian11", &error));
+      g_assert_error (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_NO_DATABASE);
+      g_assert_nonnull (strstr (error->message, "install osinfo-db"));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+/* viv_library_create_vm attaches the media read-only, last, and keeps the
+ * OS id through the library's XML. */
+static void
+test_create_with_media (void)
+{
+  g_autofree char *iso = make_iso ("install.iso", "Debian 11.5.0 amd64 n", NULL, NULL);
+  if (!iso)
+    return;
+  g_autofree char *root = g_build_filename (tmp_dir, "library", NULL);
+  g_autofree char *kernel = g_build_filename (tmp_dir, "vmlinuz", NULL);
+  g_assert_true (g_file_set_contents (kernel, "kernel", -1, NULL));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VivLibrary) lib = viv_library_open (root, &error);
+  g_assert_no_error (error);
+
+  char *disks[] = { "size=1M", NULL };
+  VivLibraryCreateOptions options = {
+    .name = "installer", .kernel = kernel, .disks = disks,
+    .media = iso, .os_id = "http://debian.org/debian/11",
+  };
+  g_autoptr (VivVmDefinition) created = viv_library_create_vm (lib, &options, &error);
+  g_assert_no_error (error);
+  g_autoptr (VivVmDefinition) def = viv_library_load (lib, "installer", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (def->os_id, ==, "http://debian.org/debian/11");
+  g_assert_cmpuint (def->disks->len, ==, 2);
+  const VivDiskSpec *disk = def->disks->pdata[0], *media = def->disks->pdata[1];
+  g_assert_false (disk->config.read_only);
+  g_assert_cmpstr (media->path, ==, iso);
+  g_assert_true (media->config.read_only);
+  g_assert_cmpstr (media->format, ==, "raw");
+  g_autofree char *xml = viv_library_load_xml (lib, "installer", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (xml, "<libosinfo:os id=\"http://debian.org/debian/11\"/>"));
+
+  options.name = "no-media";
+  options.media = "/nonexistent/install.iso";
+  g_assert_null (viv_library_create_vm (lib, &options, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "--media /nonexistent/install.iso: not a file"));
+  g_clear_error (&error);
+  /* Nothing is left of it. */
+  g_assert_false (viv_library_contains (lib, "no-media"));
+  g_autofree char *dir = viv_library_get_vm_dir (lib, "no-media");
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+
+  /* The media is read-only: removing the VM's disks leaves it. */
+  g_assert_true (viv_library_undefine (lib, "installer", TRUE, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (iso, G_FILE_TEST_IS_REGULAR));
+}
+
+static void
+remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  if (dir)
+    {
+      const char *name;
+      while ((name = g_dir_read_name (dir)))
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          remove_tree (child);
+        }
+      g_dir_close (dir);
+      g_rmdir (path);
+    }
+  else
+    g_unlink (path);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  tmp_dir = g_dir_make_tmp ("viv-os-detect-XXXXXX", NULL);
+  g_assert_nonnull (tmp_dir);
+  g_test_add_func ("/os-detect/debian", test_debian);
+  g_test_add_func ("/os-detect/system-and-publisher", test_system_and_publisher);
+  g_test_add_func ("/os-detect/unknown", test_unknown);
+  g_test_add_func ("/os-detect/not-media", test_not_media);
+  g_test_add_func ("/os-detect/async", test_async);
+  g_test_add_func ("/os-detect/lookup", test_lookup);
+  g_test_add_func ("/os-detect/no-database", test_no_database);
+  g_test_add_func ("/os-detect/create-with-media", test_create_with_media);
+  int status = g_test_run ();
+  remove_tree (tmp_dir);
+  g_free (tmp_dir);
+  return status;
+}

@@ -9,7 +9,28 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
+
+/* Progress on a terminal, rewritten in place. */
+typedef struct {
+  VivctlProgressThrottle throttle;
+  guint64                total;
+} TtyProgress;
+
+static void
+print_progress (guint64 done, gpointer user_data)
+{
+  TtyProgress *tty = user_data;
+  done = MIN (done, tty->total);
+  if (!vivctl_progress_due (&tty->throttle, done, tty->total))
+    return;
+  g_autofree char *done_text = g_format_size_full (done, G_FORMAT_SIZE_IEC_UNITS);
+  g_autofree char *total_text = g_format_size_full (tty->total, G_FORMAT_SIZE_IEC_UNITS);
+  printf ("\rCopied %s of %s (%u%%)\033[K", done_text, total_text,
+          (guint) (tty->total ? done * 100 / tty->total : 100));
+  fflush (stdout);
+}
 
 static gboolean
 clone_full (const char *src, const char *format, const char *dst, bool force, GError **error)
@@ -35,9 +56,23 @@ clone_full (const char *src, const char *format, const char *dst, bool force, GE
                    "Cannot read “%s”: %s", src, g_strerror (err));
       goto out;
     }
+  TtyProgress tty = { 0 };
+  gboolean show_progress = isatty (STDOUT_FILENO);
+  if (show_progress && !vivctl_disk_data_bytes (src_fd, src, &tty.total, error))
+    goto out;
   if (!vivctl_output_begin (&out, dst, force, error))
     goto out;
-  if (!vivctl_disk_copy_file (src_fd, out.fd, src, error))
+  if (show_progress)
+    print_progress (0, &tty);
+  gboolean copied = vivctl_disk_copy_file (src_fd, out.fd, src, show_progress ? print_progress : NULL,
+                                           &tty, NULL, error);
+  if (show_progress)
+    {
+      if (copied)  /* after a reflink, the only step */
+        print_progress (tty.total, &tty);
+      putchar ('\n');  /* an error goes on a line of its own */
+    }
+  if (!copied)
     {
       vivctl_output_abort (&out);
       goto out;

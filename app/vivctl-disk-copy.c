@@ -1,6 +1,6 @@
 /* Copying an image file as it is, holes kept: a reflink where the file
  * system shares extents (btrfs, XFS), else copy_file_range over the data
- * extents only. */
+ * extents only, a piece at a time so that progress and cancelling work. */
 #include "vivctl-disk-copy.h"
 
 #include <errno.h>
@@ -10,93 +10,172 @@
 #include <unistd.h>
 
 #define FALLBACK_BUFFER (1u << 20)
+/* Small enough to report and notice a cancel a few times a second on a
+ * slow disk, large enough that the kernel copies efficiently. */
+#define PIECE (8u << 20)
+
+typedef struct {
+  int                    src_fd;
+  int                    dst_fd;
+  const char            *src_path;
+  VivctlCopyProgressFunc progress;
+  gpointer               user_data;
+  GCancellable          *cancellable;
+  guint64                done;
+} Copy;
+
+static gboolean
+fail_errno (const char *path, int err, GError **error)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+               "Cannot copy “%s”: %s", path, g_strerror (err));
+  return FALSE;
+}
+
+/* The first data extent at or after `offset`, as [*start, *end); both are
+ * `size` when only a hole is left. */
+static gboolean
+next_data_extent (int fd, off_t size, off_t offset, off_t *start, off_t *end)
+{
+  off_t data = lseek (fd, offset, SEEK_DATA);
+  if (data < 0 && errno == ENXIO)
+    data = size;
+  else if (data < 0)
+    {
+      /* No SEEK_DATA here: everything is data. */
+      if (errno != EINVAL && errno != EOPNOTSUPP)
+        return FALSE;
+      data = offset;
+    }
+  data = MIN (data, size);
+  off_t hole = data < size ? lseek (fd, data, SEEK_HOLE) : size;
+  if (hole < 0)
+    hole = size;
+  *start = data;
+  *end = MIN (hole, size);
+  return TRUE;
+}
+
+gboolean
+vivctl_disk_data_bytes (int fd, const char *path, guint64 *bytes, GError **error)
+{
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return fail_errno (path, errno, error);
+  guint64 total = 0;
+  for (off_t offset = 0; offset < st.st_size;)
+    {
+      off_t start, end;
+      if (!next_data_extent (fd, st.st_size, offset, &start, &end))
+        return fail_errno (path, errno, error);
+      total += end - start;
+      offset = end;
+    }
+  *bytes = total;
+  return TRUE;
+}
+
+static gboolean
+copied (Copy *copy, size_t n, GError **error)
+{
+  copy->done += n;
+  if (copy->progress)
+    copy->progress (copy->done, copy->user_data);
+  return !g_cancellable_set_error_if_cancelled (copy->cancellable, error);
+}
 
 /* When copy_file_range cannot (old kernels, some file systems). */
 static gboolean
-copy_with_buffer (int src_fd, int dst_fd, off_t offset, off_t end)
+copy_with_buffer (Copy *copy, off_t offset, off_t end, GError **error)
 {
   g_autofree char *buf = g_malloc (FALLBACK_BUFFER);
   while (offset < end)
     {
       size_t want = MIN ((off_t) FALLBACK_BUFFER, end - offset);
-      ssize_t n = pread (src_fd, buf, want, offset);
+      ssize_t n = pread (copy->src_fd, buf, want, offset);
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
-        return n == 0 ? (errno = EIO, FALSE) : FALSE;
+        return fail_errno (copy->src_path, n == 0 ? EIO : errno, error);
       for (ssize_t done = 0; done < n;)
         {
-          ssize_t w = pwrite (dst_fd, buf + done, n - done, offset + done);
+          ssize_t w = pwrite (copy->dst_fd, buf + done, n - done, offset + done);
           if (w < 0 && errno == EINTR)
             continue;
           if (w <= 0)
-            return FALSE;
+            return fail_errno (copy->src_path, w == 0 ? EIO : errno, error);
           done += w;
         }
       offset += n;
+      if (!copied (copy, n, error))
+        return FALSE;
     }
   return TRUE;
 }
 
 static gboolean
-copy_range (int src_fd, int dst_fd, off_t offset, off_t end)
+copy_range (Copy *copy, off_t offset, off_t end, GError **error)
 {
   while (offset < end)
     {
       loff_t in = offset, out = offset;
-      ssize_t n = copy_file_range (src_fd, &in, dst_fd, &out, end - offset, 0);
+      ssize_t n = copy_file_range (copy->src_fd, &in, copy->dst_fd, &out,
+                                   MIN ((off_t) PIECE, end - offset), 0);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
-        return copy_with_buffer (src_fd, dst_fd, offset, end);
-      if (n < 0)
-        return FALSE;
-      if (n == 0)
-        return errno = EIO, FALSE;  /* the source shrank under us */
+        return copy_with_buffer (copy, offset, end, error);
+      if (n <= 0)  /* 0: the source shrank under us */
+        return fail_errno (copy->src_path, n == 0 ? EIO : errno, error);
       offset += n;
+      if (!copied (copy, n, error))
+        return FALSE;
     }
   return TRUE;
 }
 
 gboolean
-vivctl_disk_copy_file (int src_fd, int dst_fd, const char *src_path, GError **error)
+vivctl_disk_copy_file (int src_fd, int dst_fd, const char *src_path,
+                       VivctlCopyProgressFunc progress, gpointer user_data,
+                       GCancellable *cancellable, GError **error)
 {
   struct stat st;
   if (fstat (src_fd, &st) < 0)
-    goto failed;
+    return fail_errno (src_path, errno, error);
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
   if (ioctl (dst_fd, FICLONE, src_fd) == 0)
     return TRUE;
 
-  off_t size = st.st_size;
-  off_t offset = 0;
-  while (offset < size)
+  Copy copy = { src_fd, dst_fd, src_path, progress, user_data, cancellable, 0 };
+  for (off_t offset = 0; offset < st.st_size;)
     {
-      off_t data = lseek (src_fd, offset, SEEK_DATA);
-      if (data < 0 && errno == ENXIO)
-        break;  /* only a hole is left */
-      if (data < 0)
-        {
-          /* No SEEK_DATA here: everything is data. */
-          if (errno != EINVAL && errno != EOPNOTSUPP)
-            goto failed;
-          data = offset;
-        }
-      off_t hole = lseek (src_fd, data, SEEK_HOLE);
-      if (hole < 0)
-        hole = size;
-      hole = MIN (hole, size);
-      if (!copy_range (src_fd, dst_fd, data, hole))
-        goto failed;
-      offset = hole;
+      off_t start, end;
+      if (!next_data_extent (src_fd, st.st_size, offset, &start, &end))
+        return fail_errno (src_path, errno, error);
+      if (!copy_range (&copy, start, end, error))
+        return FALSE;
+      offset = end;
     }
   /* The tail hole, if any, is a size, not data. */
-  if (ftruncate (dst_fd, size) < 0)
-    goto failed;
+  if (ftruncate (dst_fd, st.st_size) < 0)
+    return fail_errno (src_path, errno, error);
   return TRUE;
+}
 
-failed:;
-  int err = errno;
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
-               "Cannot copy “%s”: %s", src_path, g_strerror (err));
-  return FALSE;
+gboolean
+vivctl_progress_due (VivctlProgressThrottle *throttle, guint64 done, guint64 total)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (throttle->last_time != 0 && done == throttle->last_done)
+    return FALSE;  /* nothing new */
+  gboolean due = throttle->last_time == 0 || done >= total
+                 || now - throttle->last_time >= VIVCTL_PROGRESS_INTERVAL_US
+                 || done - throttle->last_done >= total / 100;
+  if (due)
+    {
+      throttle->last_time = now;
+      throttle->last_done = done;
+    }
+  return due;
 }

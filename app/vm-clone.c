@@ -6,12 +6,51 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+/* The whole clone's progress, over all its full copies. */
+typedef struct {
+  VivCloneProgressFunc   func;
+  gpointer               user_data;
+  VivctlProgressThrottle throttle;
+  guint64                total;
+  guint64                before;   /* the data of the disks already copied */
+  guint64                current;  /* the data of the disk being copied */
+} Progress;
+
+static void
+report (Progress *progress, guint64 done)
+{
+  if (progress->func && vivctl_progress_due (&progress->throttle, done, progress->total))
+    progress->func (done, progress->total, progress->user_data);
+}
+
+static void
+disk_progress (guint64 done, gpointer user_data)
+{
+  Progress *progress = user_data;
+  /* MIN: a source that grew since it was measured still ends at total. */
+  report (progress, progress->before + MIN (done, progress->current));
+}
+
 static gboolean
-copy_image (const char *src, const char *dst, GError **error)
+measure_image (const char *path, guint64 *bytes, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      int err = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "cannot read %s: %s", path, g_strerror (err));
+      return FALSE;
+    }
+  gboolean ok = vivctl_disk_data_bytes (fd, path, bytes, error);
+  close (fd);
+  return ok;
+}
+
+static gboolean
+copy_image (const char *src, const char *dst, Progress *progress, GCancellable *cancellable,
+            GError **error)
 {
   int src_fd = open (src, O_RDONLY | O_CLOEXEC);
   if (src_fd < 0)
@@ -28,7 +67,7 @@ copy_image (const char *src, const char *dst, GError **error)
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "cannot create %s: %s", dst, g_strerror (err));
       return FALSE;
     }
-  gboolean ok = vivctl_disk_copy_file (src_fd, dst_fd, src, error);
+  gboolean ok = vivctl_disk_copy_file (src_fd, dst_fd, src, disk_progress, progress, cancellable, error);
   if (ok && fsync (dst_fd) < 0)
     {
       int err = errno;
@@ -73,7 +112,8 @@ replace_disk (VivDiskSpec *disk, const char *path, const char *format)
 
 VivVmDefinition *
 viv_library_clone_vm (VivLibrary *lib, const char *source, const char *name, gboolean linked,
-                      VivCloneProgressFunc progress, gpointer user_data, GError **error)
+                      VivCloneProgressFunc progress_func, gpointer user_data,
+                      GCancellable *cancellable, GError **error)
 {
   if (!viv_vm_name_is_valid (name, error))
     return NULL;
@@ -101,18 +141,20 @@ viv_library_clone_vm (VivLibrary *lib, const char *source, const char *name, gbo
       def->nets->pdata[i] = viv_net_spec_with_random_mac (without);
     }
 
-  guint64 total = 0, done = 0;
+  /* What each full copy will copy (its data extents), measured first so
+   * that the total is known from the first report. */
+  g_autofree guint64 *data_bytes = g_new0 (guint64, def->disks->len);
+  Progress progress = { .func = progress_func, .user_data = user_data };
   for (guint i = 0; i < def->disks->len; i++)
     {
       VivDiskSpec *disk = def->disks->pdata[i];
-      struct stat st;
-      if (disk->config.read_only)
+      if (disk->config.read_only || linked)
         continue;
-      if (!linked && !check_standalone (disk, error))
+      if (!check_standalone (disk, error) || !measure_image (disk->path, &data_bytes[i], error))
         return NULL;
-      if (!linked && stat (disk->path, &st) == 0)
-        total += st.st_size;
+      progress.total += data_bytes[i];
     }
+  report (&progress, 0);
 
   g_autofree char *dir = viv_library_get_vm_dir (lib, name);
   if (g_mkdir_with_parents (dir, 0700) < 0)
@@ -147,18 +189,19 @@ viv_library_clone_vm (VivLibrary *lib, const char *source, const char *name, gbo
         }
       else
         {
-          struct stat st;
-          ok = copy_image (disk->path, path, error);
-          done += ok && stat (disk->path, &st) == 0 ? (guint64) st.st_size : 0;
+          progress.current = data_bytes[i];
+          ok = copy_image (disk->path, path, &progress, cancellable, error);
+          progress.before += data_bytes[i];
+          if (ok)
+            report (&progress, progress.before);
         }
       if (g_file_test (path, G_FILE_TEST_EXISTS))  /* ours, whole or not */
         g_ptr_array_add (created, g_strdup (path));
       if (ok)
         replace_disk (disk, path, qcow2 ? "qcow2" : "raw");
-      if (ok && progress)
-        progress (done, total, user_data);
     }
-  if (!ok || !viv_library_define (lib, def, VIV_LIBRARY_DEFINE_NEW_ONLY, error))
+  if (!ok || g_cancellable_set_error_if_cancelled (cancellable, error)
+      || !viv_library_define (lib, def, VIV_LIBRARY_DEFINE_NEW_ONLY, error))
     {
       for (guint i = 0; i < created->len; i++)
         g_unlink (created->pdata[i]);

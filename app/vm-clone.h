@@ -7,10 +7,18 @@
 #pragma once
 #include "library.h"
 
-/* Called after each disk with the bytes copied so far and in all. */
+/* Called from the cloning thread with the bytes copied so far and in all:
+ * `total` is the data the full copies hold (holes are not copied, so not
+ * counted).  `done` never goes back; the first call has 0, the last one
+ * `total` (at once after a reflink), and in between at most one each
+ * 50 ms or each hundredth of `total` (vivctl_progress_due()).  A linked
+ * clone copies nothing: one call with 0 of 0. */
 typedef void (*VivCloneProgressFunc) (guint64 done, guint64 total, gpointer user_data);
 
-/* New images go in the new VM's directory; on failure they are removed. */
+/* New images go in the new VM's directory.  On failure, or once
+ * `cancellable` is cancelled (G_IO_ERROR_CANCELLED, noticed between
+ * pieces of a few MiB), they are removed and nothing is defined. */
 VivVmDefinition *viv_library_clone_vm (VivLibrary *lib, const char *source, const char *name,
                                        gboolean linked, VivCloneProgressFunc progress,
-                                       gpointer user_data, GError **error);
+                                       gpointer user_data, GCancellable *cancellable,
+                                       GError **error);

@@ -14,9 +14,6 @@ enum {
   MODE_LINKED,
 };
 
-/* How often the bar moves while a disk is copied (no finer progress). */
-#define PULSE_INTERVAL_MS 100
-
 struct _VivCloneDialog
 {
   AdwWindow       parent_instance;
@@ -32,7 +29,8 @@ struct _VivCloneDialog
   char           *library_root;
   char           *source;
   gboolean        busy;
-  guint           pulse_source;
+  GCancellable   *cancellable;     /* while busy */
+  gboolean        close_when_done; /* closed while busy: the clone is being cancelled */
 };
 
 G_DEFINE_FINAL_TYPE (VivCloneDialog, viv_clone_dialog, ADW_TYPE_WINDOW)
@@ -61,6 +59,7 @@ typedef struct {
   char           *name;
   gboolean        linked;
   VivCloneDialog *dialog;   /* a reference: progress goes back to it */
+  GMainContext   *context;  /* the dialog's */
 } CloneJob;
 
 static void
@@ -70,6 +69,7 @@ clone_job_free (CloneJob *job)
   g_free (job->source);
   g_free (job->name);
   g_clear_object (&job->dialog);
+  g_main_context_unref (job->context);
   g_free (job);
 }
 
@@ -104,15 +104,6 @@ show_error (VivCloneDialog *self,
   gtk_widget_set_visible (GTK_WIDGET (self->error_label), message != NULL);
 }
 
-static gboolean
-pulse_cb (gpointer user_data)
-{
-  VivCloneDialog *self = user_data;
-
-  gtk_progress_bar_pulse (self->progress_bar);
-  return G_SOURCE_CONTINUE;
-}
-
 static void
 set_busy (VivCloneDialog *self,
           gboolean        busy,
@@ -124,10 +115,10 @@ set_busy (VivCloneDialog *self,
   /* A linked clone is made at once: nothing to show progress of. */
   gtk_widget_set_visible (GTK_WIDGET (self->progress_bar), busy && !linked);
   gtk_progress_bar_set_fraction (self->progress_bar, 0);
-  gtk_progress_bar_set_text (self->progress_bar, NULL);
-  g_clear_handle_id (&self->pulse_source, g_source_remove);
-  if (busy && !linked)
-    self->pulse_source = g_timeout_add (PULSE_INTERVAL_MS, pulse_cb, self);
+  gtk_progress_bar_set_text (self->progress_bar, "");
+  g_clear_object (&self->cancellable);
+  if (busy)
+    self->cancellable = g_cancellable_new ();
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
 }
 
@@ -146,15 +137,15 @@ show_progress_cb (gpointer user_data)
   g_autofree char *total = g_format_size_full (progress->total, G_FORMAT_SIZE_IEC_UNITS);
   g_autofree char *text = NULL;
 
-  if (self->busy && progress->total > 0)
+  /* Not busy: a late report of a clone that has ended. */
+  if (self->busy)
     {
-      g_clear_handle_id (&self->pulse_source, g_source_remove);
-      gtk_progress_bar_set_fraction (self->progress_bar, (double) progress->done / progress->total);
+      /* Nothing to copy (only read-only disks) is done at once. */
+      gtk_progress_bar_set_fraction (self->progress_bar,
+                                     progress->total > 0 ? (double) progress->done / progress->total : 1.0);
       /* Translators: disk bytes copied so far, of the total, e.g. "1.5 GiB of 8.0 GiB" */
       text = g_strdup_printf (_("%s of %s"), done, total);
       gtk_progress_bar_set_text (self->progress_bar, text);
-      if (progress->done < progress->total)
-        self->pulse_source = g_timeout_add (PULSE_INTERVAL_MS, pulse_cb, self);
     }
   g_object_unref (progress->dialog);
   g_free (progress);
@@ -173,7 +164,7 @@ clone_progress (guint64  done,
   progress->dialog = g_object_ref (job->dialog);
   progress->done = done;
   progress->total = total;
-  g_main_context_invoke (NULL, show_progress_cb, progress);
+  g_main_context_invoke (job->context, show_progress_cb, progress);
 }
 
 static void
@@ -189,7 +180,8 @@ clone_thread (GTask        *task,
 
   library = viv_library_open (job->library_root, &error);
   if (library != NULL)
-    def = viv_library_clone_vm (library, job->source, job->name, job->linked, clone_progress, job, &error);
+    def = viv_library_clone_vm (library, job->source, job->name, job->linked, clone_progress, job,
+                                cancellable, &error);
   if (def == NULL)
     g_task_return_error (task, error);
   else
@@ -206,6 +198,15 @@ clone_done_cb (GObject      *source,
   g_autofree char *name = g_task_propagate_pointer (G_TASK (result), &error);
 
   set_busy (self, FALSE, FALSE);
+  if (self->close_when_done)
+    {
+      /* Cancelled, or finished before the cancel was noticed: either way
+       * the user closed the dialog. */
+      if (name != NULL)
+        g_signal_emit (self, signals[SIGNAL_CLONED], 0, name);
+      gtk_window_destroy (GTK_WINDOW (self));
+      return;
+    }
   if (name == NULL)
     {
       g_autofree char *message = g_strdup_printf (_("The virtual machine could not be cloned: %s"), error->message);
@@ -239,10 +240,14 @@ clone_action (GtkWidget  *widget,
   job->name = g_steal_pointer (&name);
   job->linked = adw_combo_row_get_selected (self->mode_row) == MODE_LINKED;
   job->dialog = g_object_ref (self);
+  job->context = g_main_context_ref_thread_default ();
 
   set_busy (self, TRUE, job->linked);
-  task = g_task_new (self, NULL, clone_done_cb, NULL);
+  task = g_task_new (self, self->cancellable, clone_done_cb, NULL);
   g_task_set_source_tag (task, clone_action);
+  /* A clone that ended before the cancel was noticed is in the library:
+   * its result, not the cancel, is what happened. */
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_task_data (task, job, (GDestroyNotify) clone_job_free);
   g_task_run_in_thread (task, clone_thread);
 }
@@ -267,12 +272,26 @@ viv_clone_dialog_constructed (GObject *object)
   adw_preferences_group_set_title (self->group, title);
 }
 
+/* Closing (Cancel, Escape) while a full clone is copied cancels it: the
+ * dialog stays until the half-made clone is removed, then closes. */
+static gboolean
+viv_clone_dialog_close_request (GtkWindow *window)
+{
+  VivCloneDialog *self = VIV_CLONE_DIALOG (window);
+
+  if (!self->busy)
+    return GTK_WINDOW_CLASS (viv_clone_dialog_parent_class)->close_request (window);
+  self->close_when_done = TRUE;
+  g_cancellable_cancel (self->cancellable);
+  return TRUE;
+}
+
 static void
 viv_clone_dialog_dispose (GObject *object)
 {
   VivCloneDialog *self = VIV_CLONE_DIALOG (object);
 
-  g_clear_handle_id (&self->pulse_source, g_source_remove);
+  g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (viv_clone_dialog_parent_class)->dispose (object);
 }
@@ -338,12 +357,15 @@ viv_clone_dialog_class_init (VivCloneDialogClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
 
   object_class->constructed = viv_clone_dialog_constructed;
   object_class->dispose = viv_clone_dialog_dispose;
   object_class->finalize = viv_clone_dialog_finalize;
   object_class->get_property = viv_clone_dialog_get_property;
   object_class->set_property = viv_clone_dialog_set_property;
+
+  window_class->close_request = viv_clone_dialog_close_request;
 
   properties[PROP_LIBRARY_ROOT] =
     g_param_spec_string ("library-root", NULL, NULL,

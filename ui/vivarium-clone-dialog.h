@@ -1,6 +1,8 @@
 /* Clone a virtual machine: a new name, a full or a linked clone, then
  * viv_library_clone_vm() (app/vm-clone.h) in a thread with its progress
- * shown.  "cloned" is emitted with the new name, then the dialog closes. */
+ * shown as bytes copied of the data to copy.  "cloned" is emitted with
+ * the new name, then the dialog closes.  Closing it while a full clone is
+ * copied cancels the clone, which leaves nothing behind. */
 #pragma once
 
 #include <adwaita.h>

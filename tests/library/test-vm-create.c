@@ -1,7 +1,6 @@
 /* viv_library_create_vm() (what `vivctl create` and the app's assistant
- * share) and viv_library_clone_vm(): the images they make, what they
- * refuse, and that a failure leaves nothing behind. */
-#include "vm-clone.h"
+ * share): the images it makes, what it refuses, and that a failure leaves
+ * nothing behind.  Clones: test-vm-clone.c. */
 #include "vm-create.h"
 #include "block/qcow2.h"
 
@@ -143,55 +142,6 @@ test_create_refuses (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
 }
 
-static void
-progress_cb (guint64 done, guint64 total, gpointer user_data)
-{
-  guint *calls = user_data;
-  g_assert_cmpuint (done, <=, total);
-  (*calls)++;
-}
-
-static void
-test_clone (Fixture *f, gconstpointer data)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VivVmDefinition) source = create (f, "source", "size=1M", &error);
-  g_assert_no_error (error);
-  VivDiskSpec *source_disk = source->disks->pdata[0];
-  g_assert_true (g_file_set_contents (source_disk->path, "data", -1, NULL));
-  g_assert_cmpint (truncate (source_disk->path, 1 << 20), ==, 0);
-
-  guint calls = 0;
-  g_autoptr (VivVmDefinition) full = viv_library_clone_vm (f->lib, "source", "full", FALSE, progress_cb, &calls, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (calls, ==, 1);
-  VivDiskSpec *disk = full->disks->pdata[0];
-  g_assert_cmpstr (disk->path, !=, source_disk->path);
-  g_autofree char *contents = NULL;
-  gsize len;
-  g_assert_true (g_file_get_contents (disk->path, &contents, &len, NULL));
-  g_assert_cmpuint (len, ==, 1 << 20);
-  g_assert_cmpstr (contents, ==, "data");
-  g_assert_cmpstr (full->uuid, !=, source->uuid);
-  g_assert_cmpstr (full->nets->pdata[0], !=, source->nets->pdata[0]);
-
-  g_autoptr (VivVmDefinition) linked = viv_library_clone_vm (f->lib, "source", "linked", TRUE, NULL, NULL, &error);
-  g_assert_no_error (error);
-  disk = linked->disks->pdata[0];
-  g_autoptr (VivQcow2Info) info = viv_qcow2_info (disk->path, false, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (info->backing_file, ==, source_disk->path);
-
-  /* A full copy of an overlay would still need its backing file. */
-  g_assert_null (viv_library_clone_vm (f->lib, "linked", "flat", FALSE, NULL, NULL, &error));
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
-  g_clear_error (&error);
-  g_autofree char *flat_dir = viv_library_get_vm_dir (f->lib, "flat");
-  g_assert_false (g_file_test (flat_dir, G_FILE_TEST_EXISTS));
-  g_assert_null (viv_library_clone_vm (f->lib, "source", "full", TRUE, NULL, NULL, &error));
-  g_assert_error (error, VIV_LIBRARY_ERROR, VIV_LIBRARY_ERROR_EXISTS);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -199,6 +149,5 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/library/create/images", test_create_images);
   ADD ("/library/create/refuses", test_create_refuses);
-  ADD ("/library/clone", test_clone);
   return g_test_run ();
 }

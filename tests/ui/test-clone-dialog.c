@@ -1,8 +1,10 @@
 /* The Clone dialog: it refuses bad names, makes linked clones (a qcow2
- * overlay backed by the source's disk) and full ones (a copy), and the VM
- * page opens it.  Runs under xvfb-run (see meson.build). */
+ * overlay backed by the source's disk) and full ones (a copy) with their
+ * progress shown, closing it cancels a copy, and the VM page opens it.
+ * Runs under xvfb-run (see meson.build). */
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include "vm-create.h"
 
 #define DISK_SIZE (1 << 20)
+#define MiB       (1 << 20)
 
 static gpointer
 dialog_child (VivCloneDialog *dialog,
@@ -46,21 +49,72 @@ define_source (VivLibrary *library)
   return g_strdup (disk->path);
 }
 
+/* A VM "source" whose 256 MiB raw disk holds 64 MiB of data: eight
+ * pieces to copy (vivctl-disk-copy.c), so eight steps of progress. */
+static void
+define_big_source (VivLibrary *library)
+{
+  char *disks[] = { "size=256M", NULL };
+  VivLibraryCreateOptions options = {
+    .name = "source",
+    .kernel = TEST_KERNEL,
+    .memory_bytes = 64 << 20,
+    .disks = disks,
+  };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VivVmDefinition) def = viv_library_create_vm (library, &options, &error);
+  g_autofree char *data = g_malloc (MiB);
+  int fd;
+
+  g_assert_no_error (error);
+  memset (data, 0xa5, MiB);
+  fd = open (((VivDiskSpec *) def->disks->pdata[0])->path, O_WRONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  for (guint i = 0; i < 64; i++)
+    g_assert_cmpint (pwrite (fd, data, MiB, (off_t) (i < 32 ? i : 160 + i) * MiB), ==, MiB);
+  close (fd);
+}
+
 static gboolean
 gone (gpointer data)
 {
   return *(gpointer *) data == NULL;
 }
 
+/* What the progress bar showed while the clone was being made. */
+typedef struct {
+  GArray    *fractions;   /* double */
+  GPtrArray *texts;
+} Shown;
+
+/* The dialog sets the text after the fraction. */
+static void
+text_changed_cb (GtkProgressBar *bar,
+                 GParamSpec     *pspec,
+                 Shown          *shown)
+{
+  double fraction = gtk_progress_bar_get_fraction (bar);
+
+  /* Not the resets when the clone begins and ends. */
+  if (g_strcmp0 (gtk_progress_bar_get_text (bar), "") == 0)
+    return;
+  g_array_append_val (shown->fractions, fraction);
+  g_ptr_array_add (shown->texts, g_strdup (gtk_progress_bar_get_text (bar)));
+}
+
 static VivVmDefinition *
-clone_through_dialog (VivLibrary *library,
-                      const char *name,
-                      guint       mode)
+clone_through_dialog_showing (VivLibrary *library,
+                              const char *name,
+                              guint       mode,
+                              Shown      *shown)
 {
   VivCloneDialog *dialog = viv_clone_dialog_new (NULL, NULL, "source");
   g_autoptr (GError) error = NULL;
   VivVmDefinition *def;
 
+  if (shown != NULL)
+    g_signal_connect (dialog_child (dialog, "progress_bar"), "notify::text",
+                      G_CALLBACK (text_changed_cb), shown);
   gtk_window_present (GTK_WINDOW (dialog));
   viv_ui_test_settle ();
   g_assert_cmpstr (gtk_editable_get_text (dialog_child (dialog, "name_row")), ==, "source-clone");
@@ -73,6 +127,14 @@ clone_through_dialog (VivLibrary *library,
   def = viv_library_load (library, name, &error);
   g_assert_no_error (error);
   return def;
+}
+
+static VivVmDefinition *
+clone_through_dialog (VivLibrary *library,
+                      const char *name,
+                      guint       mode)
+{
+  return clone_through_dialog_showing (library, name, mode, NULL);
 }
 
 static void
@@ -145,6 +207,80 @@ test_clone_dialog_full (void)
   viv_library_undefine (library, "source", TRUE, NULL, NULL);
 }
 
+static void
+test_clone_dialog_progress (void)
+{
+  g_autoptr (VivLibrary) library = viv_library_open (NULL, NULL);
+  Shown shown = { g_array_new (FALSE, FALSE, sizeof (double)), g_ptr_array_new_with_free_func (g_free) };
+  g_autoptr (VivVmDefinition) clone = NULL;
+  guint between = 0;
+
+  define_big_source (library);
+  clone = clone_through_dialog_showing (library, "full", 0, &shown);
+  g_assert_nonnull (clone);
+
+  /* The bar never went back, moved through the copy and ended full. */
+  g_assert_cmpuint (shown.fractions->len, >=, 3);
+  for (guint i = 0; i < shown.fractions->len; i++)
+    {
+      double fraction = g_array_index (shown.fractions, double, i);
+
+      g_test_message ("%.3f “%s”", fraction, (char *) shown.texts->pdata[i]);
+      if (i > 0)
+        g_assert_cmpfloat (fraction, >=, g_array_index (shown.fractions, double, i - 1));
+      between += fraction > 0 && fraction < 1;
+    }
+  g_assert_cmpuint (between, >=, 2);
+  g_assert_cmpfloat (g_array_index (shown.fractions, double, shown.fractions->len - 1), ==, 1.0);
+  /* The data, not the disk's size. */
+  g_assert_true (g_str_has_prefix (shown.texts->pdata[0], "0 bytes of "));
+  g_assert_cmpstr (shown.texts->pdata[shown.texts->len - 1], ==, "64.0\u00a0MiB of 64.0\u00a0MiB");
+
+  g_array_unref (shown.fractions);
+  g_ptr_array_unref (shown.texts);
+  viv_library_undefine (library, "full", TRUE, NULL, NULL);
+  viv_library_undefine (library, "source", TRUE, NULL, NULL);
+}
+
+static void
+cloned_cb (VivCloneDialog *dialog,
+           const char     *name,
+           gboolean       *cloned)
+{
+  *cloned = TRUE;
+}
+
+/* Closing the dialog while it copies cancels the clone: the dialog stays
+ * until the half-made copy is removed, and nothing of it is left. */
+static void
+test_clone_dialog_cancel (void)
+{
+  g_autoptr (VivLibrary) library = viv_library_open (NULL, NULL);
+  VivCloneDialog *dialog = NULL;
+  gboolean cloned = FALSE;
+  g_autofree char *dir = NULL;
+
+  define_big_source (library);
+  dialog = viv_clone_dialog_new (NULL, NULL, "source");
+  g_signal_connect (dialog, "cloned", G_CALLBACK (cloned_cb), &cloned);
+  gtk_window_present (GTK_WINDOW (dialog));
+  viv_ui_test_settle ();
+  gtk_editable_set_text (dialog_child (dialog, "name_row"), "cancelled");
+  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &dialog);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "clone.clone", NULL));
+  g_assert_true (viv_clone_dialog_get_busy (dialog));
+  /* The Cancel button's action: the copy of 64 MiB has not ended yet. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "window.close", NULL));
+  g_assert_nonnull (dialog);
+  g_assert_true (viv_ui_test_wait (gone, &dialog, 10000));
+
+  g_assert_false (cloned);
+  g_assert_false (viv_library_contains (library, "cancelled"));
+  dir = viv_library_get_vm_dir (library, "cancelled");
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+  viv_library_undefine (library, "source", TRUE, NULL, NULL);
+}
+
 static gboolean
 has_clone_dialog (gpointer data)
 {
@@ -201,6 +337,8 @@ main (int   argc,
   g_test_add_func ("/viv/clone-dialog/refuses", test_clone_dialog_refuses);
   g_test_add_func ("/viv/clone-dialog/linked", test_clone_dialog_linked);
   g_test_add_func ("/viv/clone-dialog/full", test_clone_dialog_full);
+  g_test_add_func ("/viv/clone-dialog/progress", test_clone_dialog_progress);
+  g_test_add_func ("/viv/clone-dialog/cancel", test_clone_dialog_cancel);
   g_test_add_func ("/viv/clone-dialog/from-page", test_clone_dialog_from_page);
 
   return g_test_run ();

@@ -224,9 +224,33 @@ check_name (VivCreateWizard *self)
   return viv_check_new_vm_name (self->library_root, name);
 }
 
+/* Each check_* returns why its page cannot be left, or NULL; when it can, it
+ * adds the page's spec to `specs` and a line for the summary to `summary`
+ * (either may be NULL). */
+static void
+add_summary_line (GString    *summary,
+                  const char *format,
+                  ...) G_GNUC_PRINTF (2, 3);
+
+static void
+add_summary_line (GString    *summary,
+                  const char *format,
+                  ...)
+{
+  va_list args;
+
+  if (summary == NULL)
+    return;
+  g_string_append_c (summary, '\n');
+  va_start (args, format);
+  g_string_append_vprintf (summary, format, args);
+  va_end (args);
+}
+
 static char *
 check_disk (VivCreateWizard *self,
-            GPtrArray       *disks)
+            GPtrArray       *disks,
+            GString         *summary)
 {
   DiskKind kind = adw_combo_row_get_selected (self->disk_kind_row);
   g_autofree char *size_text = entry_text (self->disk_size_row);
@@ -241,6 +265,11 @@ check_disk (VivCreateWizard *self,
         return g_strdup_printf (_("“%s” is not a disk size: use a whole number with a unit, such as 8G or 512M."), size_text);
       if (disks != NULL)
         g_ptr_array_add (disks, g_strdup_printf ("size=%" G_GUINT64_FORMAT ",format=qcow2", size));
+      if (summary != NULL)
+        {
+          g_autofree char *size_label = g_format_size_full (size, G_FORMAT_SIZE_IEC_UNITS);
+          add_summary_line (summary, _("Disk: a new %s qcow2 image, thin-provisioned"), size_label);
+        }
       return NULL;
 
     case DISK_EXISTING:
@@ -249,6 +278,8 @@ check_disk (VivCreateWizard *self,
         return g_strdup (_("Choose the disk image."));
       if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
         return g_strdup_printf (_("The disk image “%s” is not a file: choose an existing one."), path);
+      add_summary_line (summary, kind == DISK_LINKED_CLONE ? _("Disk: a linked clone of %s, which stays unchanged")
+                                                           : _("Disk: %s"), path);
       if (disks == NULL)
         return NULL;
       escaped = escape_commas (path);
@@ -260,6 +291,7 @@ check_disk (VivCreateWizard *self,
 
     case DISK_NONE:
     default:
+      add_summary_line (summary, "%s", _("No disk"));
       return NULL;
     }
 }
@@ -278,7 +310,8 @@ parse_port (const char *text,
 
 static char *
 check_network (VivCreateWizard *self,
-               GPtrArray       *nets)
+               GPtrArray       *nets,
+               GString         *summary)
 {
   NetKind kind = adw_combo_row_get_selected (self->net_kind_row);
   g_autofree char *forwards = entry_text (self->forwards_row);
@@ -290,6 +323,7 @@ check_network (VivCreateWizard *self,
     {
     case NET_USER:
       spec = g_string_new ("user");
+      add_summary_line (summary, "%s", _("Network: user-mode NAT"));
       pairs = g_strsplit_set (forwards, " ,", -1);
       for (guint i = 0; pairs[i] != NULL; i++)
         {
@@ -302,6 +336,7 @@ check_network (VivCreateWizard *self,
           if (g_strv_length (ports) != 2 || !parse_port (ports[0], &host) || !parse_port (ports[1], &guest))
             return g_strdup_printf (_("“%s” is not a port forward: write the host port, a colon and the guest port, such as 2222:22 (ports 1 to 65535)."), pairs[i]);
           g_string_append_printf (spec, ",hostfwd=tcp:127.0.0.1:%u-:%u", host, guest);
+          add_summary_line (summary, _("Port forward: host 127.0.0.1:%u to guest port %u"), host, guest);
         }
       break;
 
@@ -312,10 +347,12 @@ check_network (VivCreateWizard *self,
         return g_strdup_printf (_("“%s” is not an interface name: at most 15 characters, without commas, slashes or spaces."), tap);
       spec = g_string_new (NULL);
       g_string_append_printf (spec, "tap,ifname=%s", tap);
+      add_summary_line (summary, _("Network: the TAP interface %s"), tap);
       break;
 
     case NET_NONE:
     default:
+      add_summary_line (summary, "%s", _("No network"));
       return NULL;
     }
 
@@ -337,9 +374,9 @@ check_page (VivCreateWizard *self,
   else if (g_str_equal (name, "name"))
     message = check_name (self), label = self->name_error;
   else if (g_str_equal (name, "disk"))
-    message = check_disk (self, NULL), label = self->disk_error;
+    message = check_disk (self, NULL, NULL), label = self->disk_error;
   else if (g_str_equal (name, "network"))
-    message = check_network (self, NULL), label = self->net_error;
+    message = check_network (self, NULL, NULL), label = self->net_error;
 
   if (label != NULL)
     show_message (label, message);
@@ -357,8 +394,8 @@ collect_job (VivCreateWizard *self)
 
   job->disks = g_ptr_array_new_with_free_func (g_free);
   job->nets = g_ptr_array_new_with_free_func (g_free);
-  disk_message = check_disk (self, job->disks);
-  net_message = check_network (self, job->nets);
+  disk_message = check_disk (self, job->disks, NULL);
+  net_message = check_network (self, job->nets, NULL);
   if (disk_message != NULL || net_message != NULL)
     return NULL;
   g_ptr_array_add (job->disks, NULL);
@@ -435,26 +472,8 @@ update_summary (VivCreateWizard *self)
     }
   g_string_append_printf (text, ngettext ("%u virtual CPU, %s of memory", "%u virtual CPUs, %s of memory", job->n_cpus),
                           job->n_cpus, memory);
-  for (guint i = 0; job->disks->pdata[i] != NULL; i++)
-    {
-      g_string_append_c (text, '\n');
-      g_string_append_printf (text, _("Disk: %s"), (const char *) job->disks->pdata[i]);
-    }
-  if (job->disks->len == 1)
-    {
-      g_string_append_c (text, '\n');
-      g_string_append (text, _("No disk"));
-    }
-  for (guint i = 0; job->nets->pdata[i] != NULL; i++)
-    {
-      g_string_append_c (text, '\n');
-      g_string_append_printf (text, _("Network: %s"), (const char *) job->nets->pdata[i]);
-    }
-  if (job->nets->len == 1)
-    {
-      g_string_append_c (text, '\n');
-      g_string_append (text, _("No network"));
-    }
+  g_free (check_disk (self, NULL, text));
+  g_free (check_network (self, NULL, text));
   gtk_label_set_text (self->summary_label, text->str);
 }
 

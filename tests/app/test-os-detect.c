@@ -7,6 +7,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include "viv-test-fs.h"
 
 static char *tmp_dir;
 
@@ -270,25 +271,6 @@ test_create_with_media (void)
   g_assert_true (g_file_test (iso, G_FILE_TEST_IS_REGULAR));
 }
 
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  if (dir)
-    {
-      const char *name;
-      while ((name = g_dir_read_name (dir)))
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -304,7 +286,7 @@ main (int argc, char **argv)
   g_test_add_func ("/os-detect/no-database", test_no_database);
   g_test_add_func ("/os-detect/create-with-media", test_create_with_media);
   int status = g_test_run ();
-  remove_tree (tmp_dir);
+  viv_test_remove_tree (tmp_dir);
   g_free (tmp_dir);
   return status;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include "viv-test-fs.h"
 
 typedef struct {
   char *tmp;      /* private XDG dirs, files, the library */
@@ -46,30 +47,10 @@ fixture_set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  if (dir)
-    {
-      const char *name;
-      while ((name = g_dir_read_name (dir)))
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-      g_chmod (path, 0700);
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
-static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   viv_library_free (f->lib);
-  remove_tree (f->tmp);
+  viv_test_remove_tree (f->tmp);
   g_free (f->tmp);
   g_free (f->kernel);
   g_free (f->disk);

@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 #include <unistd.h>
+#include "viv-test-fs.h"
 
 typedef struct {
   char *tmp;
@@ -78,25 +79,6 @@ fixture_set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  if (dir)
-    {
-      const char *name;
-      while ((name = g_dir_read_name (dir)))
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
-static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   /* Workers outlive vivctl: stop whatever a failed test left running. */
@@ -106,7 +88,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
       vivctl (f, &out, &err, "poweroff", f->started->pdata[i], NULL);
     }
   g_ptr_array_unref (f->started);
-  remove_tree (f->tmp);
+  viv_test_remove_tree (f->tmp);
   g_free (f->tmp);
   g_free (f->data_home);
   g_free (f->runtime);

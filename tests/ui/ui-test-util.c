@@ -6,30 +6,15 @@
 
 #include "ui-test-util.h"
 #include "vivarium-vm-row.h"
+#include "viv-test-fs.h"
 
 static char *test_home;
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = NULL;
-  const char *name;
-
-  if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK) &&
-      (dir = g_dir_open (path, 0, NULL)) != NULL)
-    while ((name = g_dir_read_name (dir)) != NULL)
-      {
-        g_autofree char *child = g_build_filename (path, name, NULL);
-        remove_tree (child);
-      }
-  g_remove (path);
-}
 
 static void
 remove_test_home (void)
 {
   if (test_home != NULL)
-    remove_tree (test_home);
+    viv_test_remove_tree (test_home);
   g_clear_pointer (&test_home, g_free);
 }
 

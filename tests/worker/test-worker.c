@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include "viv-test-fs.h"
 
 #define MiB (1024 * 1024)
 #define TIMEOUT_MS 10000
@@ -28,25 +29,6 @@ static struct {
 } env;
 
 /* ---- Set-up ----------------------------------------------------------- */
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  if (dir)
-    {
-      const char *name;
-      while ((name = g_dir_read_name (dir)))
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
 
 static void
 define_vm (const char *name, const char *kernel, const char *cmdline, gboolean devices)
@@ -859,7 +841,7 @@ main (int argc, char **argv)
   int status = g_test_run ();
 
   viv_library_free (env.lib);
-  remove_tree (env.tmp);
+  viv_test_remove_tree (env.tmp);
   g_free (env.tmp);
   g_free (env.library_root);
   return status;

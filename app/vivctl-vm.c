@@ -326,6 +326,7 @@ typedef struct {
   char   *state;
   guint   n_cpus;
   guint64 memory_bytes;
+  char   *os_id;   /* libosinfo's id, or NULL */
 } ListRow;
 
 static void
@@ -334,6 +335,7 @@ list_row_clear (ListRow *row)
   g_free (row->name);
   g_free (row->uuid);
   g_free (row->state);
+  g_free (row->os_id);
 }
 
 /* The worker's view when one runs the VM: its State and its
@@ -394,6 +396,11 @@ print_list_json (GArray *rows)
       json_builder_add_int_value (builder, row->n_cpus);
       json_builder_set_member_name (builder, "memory_bytes");
       json_builder_add_int_value (builder, (gint64) row->memory_bytes);
+      json_builder_set_member_name (builder, "os");
+      if (row->os_id != NULL)
+        json_builder_add_string_value (builder, row->os_id);
+      else
+        json_builder_add_null_value (builder);
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
@@ -424,7 +431,7 @@ vivctl_list (int argc, char **argv)
   gboolean all = FALSE, json = FALSE;
   GOptionEntry entries[] = {
     { "all", 0, 0, G_OPTION_ARG_NONE, &all, "Also list VMs that are shut off or crashed", NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON (name, uuid, state, vcpus, memory_bytes)", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON (name, uuid, state, vcpus, memory_bytes, os)", NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- list the running VMs (--all: every VM)");
@@ -465,6 +472,7 @@ vivctl_list (int argc, char **argv)
         .state = g_strdup ("shut-off"),
         .n_cpus = def->n_cpus,
         .memory_bytes = def->memory_bytes,
+        .os_id = g_strdup (def->os_id),
       };
       fill_from_worker (&row, workers);
       if (all || is_active_state (row.state))

@@ -210,6 +210,18 @@ test_create_media (Fixture *f, gconstpointer data)
   g_assert_null (strstr (xml, "libosinfo"));
   g_assert_nonnull (strstr (xml, "<readonly/>"));
 
+  /* list --json names each VM's OS, or null. */
+  {
+    g_autoptr (JsonParser) parser = NULL;
+    JsonObject *vm = list_entry (f, TRUE, "inst", &parser);
+    g_assert_nonnull (vm);
+    g_assert_cmpstr (json_object_get_string_member (vm, "os"), ==, "http://debian.org/debian/11");
+    g_clear_object (&parser);
+    vm = list_entry (f, TRUE, "unknown", &parser);
+    g_assert_nonnull (vm);
+    g_assert_true (json_object_get_null_member (vm, "os"));
+  }
+
   /* Mistakes: nothing is defined. */
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);

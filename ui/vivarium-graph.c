@@ -13,6 +13,11 @@
 #define N_TIME_TICKS 5            /* one a minute over VIV_GRAPH_SPAN_S */
 #define LEGEND_SWATCH 10
 #define SPACING 6
+/* Running VMs send their samples at their own moments in each second:
+ * redrawing at every one would draw a frame per VM and second.  A graph
+ * with a new sample redraws at once if no graph did for this long, else it
+ * waits for one shared redraw, so all graphs move in the same frame. */
+#define REDRAW_INTERVAL_US G_USEC_PER_SEC
 
 typedef struct {
   char *key;
@@ -54,6 +59,11 @@ enum {
 };
 
 static GParamSpec *properties[N_PROPS];
+
+/* The shared redraw: graphs waiting for it, its timeout, the last one. */
+static GHashTable *pending_redraws;   /* VivGraph* set, not owned */
+static guint redraw_source;
+static gint64 last_redraw_us;
 
 /* ---- Values and scales -------------------------------------------------- */
 
@@ -706,10 +716,60 @@ update_accessible_label (VivGraph *self)
 }
 
 static void
-model_sample_added_cb (VivGraph *self)
+model_changed (VivGraph *self)
 {
   update_accessible_label (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static gboolean
+redraw_pending_cb (gpointer user_data)
+{
+  GHashTableIter iter;
+  gpointer graph;
+
+  redraw_source = 0;
+  last_redraw_us = g_get_monotonic_time ();
+  g_hash_table_iter_init (&iter, pending_redraws);
+  while (g_hash_table_iter_next (&iter, &graph, NULL))
+    gtk_widget_queue_draw (graph);
+  g_hash_table_remove_all (pending_redraws);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+model_sample_added_cb (VivGraph *self)
+{
+  gint64 now, wait_us;
+
+  update_accessible_label (self);
+  /* A hidden graph is drawn in full when it shows. */
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)))
+    return;
+
+  now = g_get_monotonic_time ();
+  wait_us = last_redraw_us + REDRAW_INTERVAL_US - now;
+  if (wait_us <= 0 && redraw_source == 0)
+    {
+      last_redraw_us = now;
+      gtk_widget_queue_draw (GTK_WIDGET (self));
+      return;
+    }
+
+  if (pending_redraws == NULL)
+    pending_redraws = g_hash_table_new (NULL, NULL);
+  g_hash_table_add (pending_redraws, self);
+  if (redraw_source == 0)
+    redraw_source = g_timeout_add (MAX (wait_us, 0) / 1000, redraw_pending_cb, NULL);
+}
+
+static void
+viv_graph_unmap (GtkWidget *widget)
+{
+  if (pending_redraws != NULL)
+    g_hash_table_remove (pending_redraws, widget);
+
+  GTK_WIDGET_CLASS (viv_graph_parent_class)->unmap (widget);
 }
 
 static void
@@ -762,7 +822,7 @@ viv_graph_set_model (VivGraph      *self,
     g_signal_connect_object (model, "sample-added", G_CALLBACK (model_sample_added_cb),
                              self, G_CONNECT_SWAPPED);
 
-  model_sample_added_cb (self);
+  model_changed (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MODEL]);
 }
 
@@ -783,7 +843,7 @@ viv_graph_set_unit (VivGraph     *self,
   if (self->unit == unit)
     return;
   self->unit = unit;
-  model_sample_added_cb (self);
+  model_changed (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNIT]);
 }
 
@@ -848,7 +908,7 @@ viv_graph_add_series (VivGraph   *self,
   series.label = g_strdup (label);
   series.color = g_strdup (color);
   g_array_append_val (self->series, series);
-  model_sample_added_cb (self);
+  model_changed (self);
 }
 
 void
@@ -857,7 +917,7 @@ viv_graph_remove_all_series (VivGraph *self)
   g_return_if_fail (VIV_IS_GRAPH (self));
 
   g_array_set_size (self->series, 0);
-  model_sample_added_cb (self);
+  model_changed (self);
 }
 
 guint
@@ -884,6 +944,8 @@ viv_graph_dispose (GObject *object)
 {
   VivGraph *self = VIV_GRAPH (object);
 
+  if (pending_redraws != NULL)
+    g_hash_table_remove (pending_redraws, self);
   if (self->model != NULL)
     g_signal_handlers_disconnect_by_func (self->model, model_sample_added_cb, self);
   g_clear_object (&self->model);
@@ -968,6 +1030,7 @@ viv_graph_class_init (VivGraphClass *klass)
   object_class->set_property = viv_graph_set_property;
 
   widget_class->snapshot = viv_graph_snapshot;
+  widget_class->unmap = viv_graph_unmap;
   widget_class->measure = viv_graph_measure;
   widget_class->query_tooltip = viv_graph_query_tooltip;
 

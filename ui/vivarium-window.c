@@ -87,14 +87,29 @@ vm_error_cb (VivWindow    *self,
   viv_window_show_error (self, what, error);
 }
 
+/* A VM's page (console, graphs, details) is built the first time the VM
+ * is selected, not with its row: a long library would otherwise build
+ * every page before the window's first frame.  The page misses nothing:
+ * the VM's statistics are kept by its item, and the worker sends the
+ * console's scrollback to every new connection. */
+static void
+viv_window_show_page (VivWindow *self,
+                      VivVmItem *vm)
+{
+  const char *name = viv_vm_item_get_name (vm);
+
+  if (gtk_stack_get_child_by_name (self->page_stack, name) == NULL)
+    gtk_stack_add_named (self->page_stack, viv_vm_page_new (vm, self->library), name);
+  gtk_stack_set_visible_child_name (self->page_stack, name);
+}
+
 static void
 vm_list_row_selected_cb (VivWindow     *self,
                          GtkListBoxRow *row,
                          GtkListBox    *list)
 {
   if (row != NULL)
-    gtk_stack_set_visible_child_name (self->page_stack,
-                                      viv_vm_item_get_name (viv_vm_row_get_vm (VIV_VM_ROW (row))));
+    viv_window_show_page (self, viv_vm_row_get_vm (VIV_VM_ROW (row)));
   _viv_window_actions_update (self);
 }
 
@@ -127,7 +142,6 @@ viv_window_add_vm (VivWindow  *self,
 
   row = viv_vm_row_new (vm);
   gtk_list_box_append (self->vm_list, row);
-  gtk_stack_add_named (self->page_stack, viv_vm_page_new (vm, self->library), name);
   g_hash_table_insert (self->rows, g_strdup (name), row);
 
   return VIV_VM_ROW (row);

@@ -18,7 +18,7 @@ static const struct {
   { "create",   vivctl_disk_create,   "create a raw or qcow2 image, or a qcow2 overlay (-b)" },
   { "info",     vivctl_disk_info,     "show an image's format, sizes, backing chain, snapshots" },
   { "check",    vivctl_disk_check,    "check (and repair) a qcow2 image's metadata" },
-  { "convert",  vivctl_disk_convert,  "copy an image into a new raw or qcow2 image" },
+  { "convert",  vivctl_disk_convert,  "copy an image into a new raw or qcow2 image (-c: compressed)" },
   { "resize",   vivctl_disk_resize,   "grow (or with --shrink, shrink) an image" },
   { "snapshot", vivctl_disk_snapshot, "list, create, apply, delete qcow2 internal snapshots" },
   { "clone",    vivctl_disk_clone,    "copy an image (--full) or make an overlay on it (--linked)" },

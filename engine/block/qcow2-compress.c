@@ -1,5 +1,5 @@
 /* Compressed clusters: raw deflate with a 4 KiB window (compression type
- * 0, zlib) or zstd frames (type 1).  A compressed cluster decompresses to
+ * 0, zlib) or zstd frames (type 1), read and written.  A compressed cluster decompresses to
  * exactly one cluster; the data on disk may be followed by another
  * cluster's, so decompression stops when the cluster is full. */
 #include "block/qcow2-internal.h"
@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 static int
 inflate_cluster (const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len)
@@ -57,6 +58,41 @@ qcow2_decompress (const Qcow2Image *img, const uint8_t *src, size_t src_len, uin
   if (img->compression_type == QCOW2_COMPRESSION_ZSTD)
     return zstd_cluster (src, src_len, dst, img->cluster_size);
   return inflate_cluster (src, src_len, dst, img->cluster_size);
+}
+
+/* Raw deflate with the 4 KiB window decompression expects. */
+static ssize_t
+deflate_cluster (const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_cap)
+{
+  z_stream strm = { 0 };
+  if (deflateInit2 (&strm, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -12, 9,
+                    Z_DEFAULT_STRATEGY) != Z_OK)
+    return -ENOMEM;
+  strm.next_in = (Bytef *) src;
+  strm.avail_in = (uInt) src_len;
+  strm.next_out = dst;
+  strm.avail_out = (uInt) dst_cap;
+  int ret = deflate (&strm, Z_FINISH);
+  ssize_t len = ret == Z_STREAM_END ? (ssize_t) (dst_cap - strm.avail_out) : -ENOSPC;
+  deflateEnd (&strm);
+  return len;
+}
+
+static ssize_t
+zstd_compress_cluster (const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_cap)
+{
+  size_t len = ZSTD_compress (dst, dst_cap, src, src_len, ZSTD_CLEVEL_DEFAULT);
+  if (ZSTD_isError (len))
+    return ZSTD_getErrorCode (len) == ZSTD_error_dstSize_tooSmall ? -ENOSPC : -EIO;
+  return (ssize_t) len;
+}
+
+ssize_t
+qcow2_compress (const Qcow2Image *img, const uint8_t *src, uint8_t *dst, size_t dst_cap)
+{
+  if (img->compression_type == QCOW2_COMPRESSION_ZSTD)
+    return zstd_compress_cluster (src, img->cluster_size, dst, dst_cap);
+  return deflate_cluster (src, img->cluster_size, dst, dst_cap);
 }
 
 int

@@ -10,7 +10,7 @@
 /* Deferred frees before a flush is queued to apply them. */
 #define MAX_DEFERRED_FREES 4096
 
-typedef enum { OP_READ, OP_WRITE, OP_ZEROES, OP_DISCARD, OP_FLUSH } Op;
+typedef enum { OP_READ, OP_WRITE, OP_ZEROES, OP_DISCARD, OP_FLUSH, OP_COMPRESSED } Op;
 
 typedef struct Qcow2State Qcow2State;
 
@@ -24,6 +24,11 @@ typedef struct Request {
   void            *opaque;
   gint             ret;
   gint             pending;  /* reads: parts in flight, +1 while submitting */
+  bool             exclusive;   /* started alone: no write runs beside it */
+
+  /* OP_COMPRESSED: the cluster's compressed form (NULL: not smaller). */
+  uint8_t         *cdata;
+  size_t           clen;
 
   /* The allocating step in progress. */
   uint64_t         guest;    /* first guest cluster's offset */
@@ -31,6 +36,8 @@ typedef struct Request {
   uint64_t         clusters;
   uint64_t         covered;  /* bytes of the request the step writes */
   uint8_t         *head, *tail;   /* old contents of the first and last cluster */
+  bool             head_zero, tail_zero;   /* …or they read as zeroes (no copy) */
+  bool             fresh;    /* the new clusters were never written: they read as zeroes */
   int              cow_pending;
 } Request;
 
@@ -46,8 +53,11 @@ struct Qcow2State {
   void         *backing;
   uint64_t      backing_length;
 
-  GQueue        meta_queue;
-  bool          meta_busy;
+  GQueue        meta_queue;       /* requests waiting to start, in order */
+  bool          exclusive_busy;   /* a zeroing, discard, flush or compressed write runs */
+  unsigned      writes_running;   /* writes started (they run side by side) */
+  GPtrArray    *allocating;       /* Request: writes with an allocating step in flight */
+  GQueue        alloc_waiters;    /* writes waiting for one of those to end */
   bool          meta_running;
   bool          flush_queued;     /* one to apply deferred frees */
   gint          data_in_flight;   /* reads and writes of host clusters */
@@ -55,6 +65,7 @@ struct Qcow2State {
   uint8_t      *zeroes;           /* one cluster */
   uint8_t      *cbuf;             /* the last decompressed cluster */
   uint64_t      cbuf_entry;
+  uint64_t      compressed_end;   /* where the next compressed cluster may go (0: a new cluster) */
 };
 
 typedef enum { PART_DATA_READ, PART_BACKING_READ, PART_DATA_WRITE } PartKind;

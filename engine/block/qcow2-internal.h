@@ -19,6 +19,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <glib.h>
 #include "block/qcow2.h"
 
@@ -281,6 +282,10 @@ int  qcow2_image_flush (Qcow2Image *img, bool data_synced, bool apply_frees);
 /* Decompresses one cluster; -EIO on malformed data. */
 int qcow2_decompress (const Qcow2Image *img, const uint8_t *src, size_t src_len,
                       uint8_t *dst);
+/* Compresses one cluster into dst: the length, or -ENOSPC when it needs
+ * more than dst_cap bytes. */
+ssize_t qcow2_compress (const Qcow2Image *img, const uint8_t *src, uint8_t *dst,
+                        size_t dst_cap);
 /* Reads and decompresses the compressed cluster `entry` describes. */
 int qcow2_read_compressed (Qcow2Image *img, uint64_t entry, uint8_t *dst);
 

@@ -5,14 +5,19 @@
  * Concurrency: one mutex per image guards the metadata; it is never held
  * while a caller's callback runs.  Reads, and writes that land in place
  * (clusters with refcount 1), run in parallel.  Everything that changes
- * metadata — allocating writes, zeroing, discards, flushes — goes through
- * one queue, one request at a time, so a cluster is never allocated twice
- * and a flush sees a consistent state.
+ * metadata goes through one queue, started in order (qcow2-write.c):
+ * allocating writes run side by side, a write waiting while another
+ * allocates a guest cluster it needs, so a guest cluster is never
+ * allocated twice; zeroing, discards, flushes and compressed writes run
+ * alone, so a flush sees a consistent state (every L2 entry it writes
+ * points at data that was written before its fdatasync).
  *
  * An allocating write: allocate host clusters (refcount 1, in the cache),
  * read what the write does not cover from the old cluster or the backing
- * file (copy-on-write), write the data, then point the L2 entries at it and
- * release the old clusters (deferred until the next flush). */
+ * file (copy-on-write; nothing to read where it reads as zeroes, and
+ * nothing to write there when the new clusters lie past what the file
+ * ever held), write the data, then point the L2 entries at it and release
+ * the old clusters (deferred until the next flush). */
 #include "block/qcow2-driver.h"
 #include "block/qcow2-backing.h"
 
@@ -96,6 +101,7 @@ qcow2_request_free (Request *r)
   free (r->head);
   if (r->tail != r->head)
     free (r->tail);
+  g_free (r->cdata);
   g_free (r->iov);
   g_free (r);
 }
@@ -258,6 +264,8 @@ state_free (Qcow2State *s)
     viv_block_file_close (&s->file);
   free (s->zeroes);
   g_free (s->cbuf);
+  if (s->allocating)
+    g_ptr_array_free (s->allocating, TRUE);
   g_mutex_clear (&s->lock);
   g_free (s);
 }
@@ -305,6 +313,8 @@ qcow2_driver_open_in_chain (const VivBlockOptions *options, VivAio *aio, VivBloc
   Qcow2State *s = g_new0 (Qcow2State, 1);
   g_mutex_init (&s->lock);
   g_queue_init (&s->meta_queue);
+  g_queue_init (&s->alloc_waiters);
+  s->allocating = g_ptr_array_new ();
   s->aio = aio;
   s->file.fd = -1;
   s->writethrough = options->cache == VIV_BLOCK_CACHE_WRITETHROUGH;
@@ -350,7 +360,7 @@ static void
 qcow2_close (void *state)
 {
   Qcow2State *s = state;
-  g_assert (g_queue_is_empty (&s->meta_queue) && !s->meta_busy);
+  g_assert (g_queue_is_empty (&s->meta_queue) && !s->exclusive_busy && s->writes_running == 0);
   state_free (s);
 }
 

@@ -157,3 +157,12 @@ typedef enum {
 
 int viv_qcow2_block_status (VivBlock *blk, uint64_t offset, uint64_t len,
                             VivQcow2Status *status, uint64_t *bytes);
+
+/* Writes guest cluster `offset` (cluster aligned; `len` one cluster, or
+ * up to the disk's end for the last) compressed with the image's
+ * compression type, as `qemu-img convert -c` does: only into a cluster
+ * that is not allocated yet (-EEXIST otherwise); data that does not come
+ * out smaller is written uncompressed.  Returns 0 and calls cb later, or
+ * -EINVAL (not a qcow2 image, bad range) / -EROFS without calling it. */
+int viv_qcow2_write_compressed (VivBlock *blk, uint64_t offset, const void *buf, size_t len,
+                                VivBlockCallback cb, void *opaque);

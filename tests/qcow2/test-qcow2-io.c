@@ -168,22 +168,26 @@ batch_done (void *opaque, int ret)
 }
 
 /* Many writes in flight at once, several sharing unallocated clusters
- * over a backing file: the copy-on-write of one must not lose another. */
+ * (over a backing file, or fresh ones that read as zeroes): allocations
+ * run side by side, and the copy-on-write of one must not lose another. */
 static void
 test_concurrent (QFixture *f, gconstpointer data)
 {
+  bool with_backing = data != NULL;
   if (!qt_have_qemu ())
     return;
   g_autofree char *img = qt_path (f, "disk.qcow2");
   g_autofree char *ref = qt_path (f, "ref.raw");
   g_autofree char *base = qt_path (f, "base.raw");
   const uint64_t size = 8 << 20, slot = 24 << 10;
-  make_raw (base, size, 3);
-  VivQcow2CreateOptions options = {
-    .size = size, .backing_file = base, .backing_format = "raw",
-  };
+  VivQcow2CreateOptions options = { .size = size };
+  if (with_backing) {
+    make_raw (base, size, 3);
+    options.backing_file = base;
+    options.backing_format = "raw";
+  }
   create_ok (img, &options);
-  make_reference (ref, base, size);
+  make_reference (ref, with_backing ? base : NULL, size);
 
   VivBlock *blk = qt_open_ok (f, img, "qcow2", false);
   unsigned slots = (unsigned) (size / slot);
@@ -277,7 +281,9 @@ main (int argc, char **argv)
                                              w->backing_size ? "-backing" : "");
     g_test_add (name, QFixture, w, qt_setup, test_workload, qt_teardown);
   }
-  g_test_add ("/viv/qcow2/io/concurrent-cow", QFixture, NULL, qt_setup, test_concurrent,
+  g_test_add ("/viv/qcow2/io/concurrent-fresh", QFixture, NULL, qt_setup, test_concurrent,
+              qt_teardown);
+  g_test_add ("/viv/qcow2/io/concurrent-cow", QFixture, "backing", qt_setup, test_concurrent,
               qt_teardown);
   g_test_add ("/viv/qcow2/io/bounds", QFixture, NULL, qt_setup, test_bounds, qt_teardown);
   return g_test_run ();

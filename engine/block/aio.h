@@ -1,9 +1,9 @@
 /* The asynchronous file I/O engine under every image driver (uring.c).
  *
- * One VivAio per open image file: an io_uring whose completions are
- * signalled on an eventfd watched from a GMainContext (the machine's I/O
- * thread), where the callbacks run.  Callbacks never run inside the call
- * that submitted the request.
+ * One VivAio per open image file: an io_uring whose fd is watched from a
+ * GMainContext (the machine's I/O thread), where the callbacks run; while
+ * that thread polls (kvm/iothread.h) it reaps the completion queue itself.
+ * Callbacks never run inside the call that submitted the request.
  *
  * If io_uring cannot be set up (seccomp, old kernel, io_uring_disabled),
  * or the environment variable VIV_BLOCK_AIO=sync is set (tests use it),

@@ -1,6 +1,7 @@
 /* The file I/O engine: io_uring, or synchronous system calls run from the
  * context when io_uring is unavailable.  See aio.h. */
 #include "block/aio.h"
+#include "kvm/iothread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +36,9 @@ struct VivAio {
   GCond         progress;     /* sync mode: a request finished on another thread */
   unsigned      progress_waiters;  /* GLib's broadcast always costs a futex call */
   GMainContext *context;
-  GSource      *source;
+  GSource      *source;       /* efd: wake-ups, and everything in sync mode */
+  GSource      *ring_source;  /* the ring's fd: readable while completions wait */
+  VivIoPoller  *poller;       /* the I/O thread reaps completions while it polls */
   int           efd;
   bool          uring;
   struct io_uring ring;
@@ -269,6 +272,53 @@ on_eventfd (gint fd, GIOCondition condition, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The ring's fd polls readable while the completion queue holds entries
+ * (level-triggered, checked after the sleeper is queued: no lost
+ * wake-up), and a thread that polls the queue itself costs the kernel
+ * nothing — unlike an eventfd registered with the ring, which is written
+ * for every completion. */
+static gboolean
+on_ring_ready (gint fd, GIOCondition condition, gpointer data)
+{
+  VivAio *aio = data;
+  g_mutex_lock (&aio->lock);
+  reap_ring (aio);
+  run_done (aio);
+  g_mutex_unlock (&aio->lock);
+  return G_SOURCE_CONTINUE;
+}
+
+static bool
+poll_completions (void *data)
+{
+  VivAio *aio = data;
+  g_mutex_lock (&aio->lock);
+  bool ready = io_uring_cq_ready (&aio->ring) > 0;
+  if (ready) {
+    reap_ring (aio);
+    run_done (aio);
+  }
+  g_mutex_unlock (&aio->lock);
+  return ready;
+}
+
+static const VivIoPollerOps completion_poller_ops = {
+  .poll = poll_completions,
+};
+
+static GSource *
+watch (VivAio *aio, int fd, GUnixFDSourceFunc func, const char *name)
+{
+  GSource *source = g_unix_fd_source_new (fd, G_IO_IN);
+  g_source_set_callback (source, G_SOURCE_FUNC (func), aio, NULL);
+  g_source_set_name (source, name);
+  /* As for virtio kicks: no nested iteration happens on this context, and
+   * blocking the source during dispatch would wake the loop twice. */
+  g_source_set_can_recurse (source, TRUE);
+  g_source_attach (source, aio->context);
+  return source;
+}
+
 VivAio *
 viv_aio_new (GMainContext *context, GError **error)
 {
@@ -297,11 +347,6 @@ viv_aio_new (GMainContext *context, GError **error)
   } else {
     int ret = io_uring_queue_init (RING_ENTRIES, &aio->ring, 0);
     if (ret == 0) {
-      ret = io_uring_register_eventfd (&aio->ring, aio->efd);
-      if (ret < 0)
-        io_uring_queue_exit (&aio->ring);
-    }
-    if (ret == 0) {
       aio->uring = true;
     } else {
       g_warning ("io_uring is unavailable (%s); disk I/O falls back to synchronous "
@@ -309,13 +354,11 @@ viv_aio_new (GMainContext *context, GError **error)
     }
   }
 
-  aio->source = g_unix_fd_source_new (aio->efd, G_IO_IN);
-  g_source_set_callback (aio->source, G_SOURCE_FUNC (on_eventfd), aio, NULL);
-  g_source_set_name (aio->source, "viv-aio");
-  /* As for virtio kicks: no nested iteration happens on this context, and
-   * blocking the source during dispatch would wake the loop twice. */
-  g_source_set_can_recurse (aio->source, TRUE);
-  g_source_attach (aio->source, aio->context);
+  aio->source = watch (aio, aio->efd, on_eventfd, "viv-aio");
+  if (aio->uring) {
+    aio->ring_source = watch (aio, aio->ring.ring_fd, on_ring_ready, "viv-aio-ring");
+    aio->poller = viv_io_poller_add (aio->context, &completion_poller_ops, aio, NULL);
+  }
   return aio;
 }
 
@@ -457,11 +500,22 @@ typedef struct {
   bool    done;
 } DetachWait;
 
+/* On the context's thread or while nobody runs it: no callback or poll
+ * of ours is running, and none starts afterwards. */
+static void
+detach_now (VivAio *aio)
+{
+  g_source_destroy (aio->source);
+  if (aio->ring_source)
+    g_source_destroy (aio->ring_source);
+  g_clear_pointer (&aio->poller, viv_io_poller_remove);
+}
+
 static gboolean
 detach_on_context (gpointer data)
 {
   DetachWait *wait = data;
-  g_source_destroy (wait->aio->source);
+  detach_now (wait->aio);
   g_mutex_lock (&wait->lock);
   wait->done = true;
   g_cond_signal (&wait->cond);
@@ -469,14 +523,14 @@ detach_on_context (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Destroys the eventfd watch so that no dispatch can be running on the
- * context when this returns: directly if the context is idle or ours,
- * else from inside it. */
+/* Destroys the watches and the poller so that no dispatch or poll can be
+ * running on the context when this returns: directly if the context is
+ * idle or ours, else from inside it. */
 static void
 detach_source (VivAio *aio)
 {
   if (g_main_context_acquire (aio->context)) {
-    g_source_destroy (aio->source);
+    detach_now (aio);
     g_main_context_release (aio->context);
     return;
   }
@@ -500,6 +554,7 @@ viv_aio_free (VivAio *aio)
   viv_aio_drain (aio);
   detach_source (aio);
   g_source_unref (aio->source);
+  g_clear_pointer (&aio->ring_source, g_source_unref);
   /* Callbacks run by a dispatch that was in progress may have queued more. */
   viv_aio_drain (aio);
   if (aio->uring)

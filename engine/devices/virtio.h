@@ -53,6 +53,11 @@ typedef struct VivVirtioDeviceOps {
   unsigned    n_queues;
   uint16_t    queue_size_max;       /* a power of two, ≤ 32768 */
   size_t      config_size;          /* bytes of device config space */
+  /* With a VM, the I/O thread may also call queue_notify when it finds new
+   * buffers while polling (kvm/iothread.h), the driver's notifications
+   * suppressed meanwhile.  For queues whose buffers are all requests to
+   * take at once (virtio-blk), not buffers waiting for data (net rx). */
+  bool        poll_queues;
 
   /* Device-specific features (bits 0–23 and any device bits above 32). */
   uint64_t (*get_features) (void *dev);

@@ -427,6 +427,7 @@ static const VivVirtioDeviceOps blk_ops_template = {
   .device_id = VIRTIO_ID_BLOCK,
   .queue_size_max = QUEUE_SIZE,
   .config_size = CONFIG_SIZE,
+  .poll_queues = true,
   .get_features = blk_get_features,
   .set_features = blk_set_features,
   .read_config = blk_read_config,

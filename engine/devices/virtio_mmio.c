@@ -10,6 +10,7 @@
  * already dispatching when the transport went away finds `destroyed` set
  * under the lock and does nothing. */
 #include "devices/virtio_mmio.h"
+#include "kvm/iothread.h"
 #include "kvm/vm.h"
 
 #include <errno.h>
@@ -85,6 +86,7 @@ typedef struct {
   GSource         *notify_idle;   /* a register kick on its way to the I/O thread */
   int              kick_fd;       /* KVM ioeventfd on QueueNotify, -1 without a VM */
   GSource         *kick_source;
+  VivIoPoller     *poller;        /* with kick_fd, if the device's queues are polled */
 } VivVirtioQueue;
 
 struct VivVirtioDevice {
@@ -287,6 +289,69 @@ kick_fd_ready (gint fd, GIOCondition condition, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* ---- polling (kvm/iothread.h): the I/O thread looks at the avail ring
+ * itself, and the driver need not kick. */
+
+static bool
+queue_pollable (VivVirtioQueue *q)
+{
+  VivVirtioDevice *vdev = q->vdev;
+  return q->poller && q->ready && !vdev->destroyed
+         && (vdev->status & VIRTIO_STATUS_DRIVER_OK) && !(vdev->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+static bool
+queue_poll (void *data)
+{
+  VivVirtioQueue *q = data;
+  VivVirtioDevice *vdev = q->vdev;
+  bool progress = false;
+  g_rec_mutex_lock (&vdev->lock);
+  if (queue_pollable (q))
+    {
+      viv_virtqueue_set_polling (&q->vq, true);
+      if (viv_virtqueue_has_available (&q->vq))
+        {
+          /* Progress is what the device took: buffers it leaves in the
+           * ring must not keep the thread polling. */
+          uint16_t before = q->vq.last_avail_idx;
+          vdev->ops->queue_notify (vdev->dev, q->index);
+          progress = q->vq.last_avail_idx != before;
+        }
+    }
+  g_rec_mutex_unlock (&vdev->lock);
+  return progress;
+}
+
+static void
+queue_poll_end (void *data)
+{
+  VivVirtioQueue *q = data;
+  VivVirtioDevice *vdev = q->vdev;
+  g_rec_mutex_lock (&vdev->lock);
+  if (q->poller)
+    {
+      viv_virtqueue_set_polling (&q->vq, false);
+      /* Buffers added while kicks were off: take them through the kick
+       * path, as if the driver had kicked. */
+      if (queue_pollable (q) && viv_virtqueue_has_available (&q->vq))
+        signal_eventfd (q->kick_fd);
+    }
+  g_rec_mutex_unlock (&vdev->lock);
+}
+
+static const VivIoPollerOps queue_poller_ops = {
+  .poll = queue_poll,
+  .end = queue_poll_end,
+};
+
+static void
+stop_polling (VivVirtioQueue *q)
+{
+  g_clear_pointer (&q->poller, viv_io_poller_remove);
+  viv_virtqueue_set_polling (&q->vq, false);
+}
+
 static gboolean
 resample_fd_ready (gint fd, GIOCondition condition, gpointer data)
 {
@@ -349,6 +414,7 @@ disconnect_vm (VivVirtioDevice *vdev)
       VivVirtioQueue *q = &vdev->queues[i];
       if (q->kick_fd >= 0)
         viv_vm_ioeventfd (&vm, vdev->config.base + REG_QUEUE_NOTIFY, 4, i, q->kick_fd, false, NULL);
+      stop_polling (q);
       close_watch (&q->kick_source, &q->kick_fd);
     }
   if (vdev->irq_fd >= 0)
@@ -391,6 +457,13 @@ connect_vm_locked (VivVirtioDevice *vdev, int vm_fd, GError **error)
           return FALSE;
         }
       q->kick_source = watch_fd (vdev, q->kick_fd, kick_fd_ready, q, queue_source_done);
+      if (vdev->ops->poll_queues)
+        {
+          vdev_ref (vdev);
+          q->poller = viv_io_poller_add (vdev->config.io_context, &queue_poller_ops, q, queue_source_done);
+          if (!q->poller)
+            vdev_unref (vdev);
+        }
     }
 
   vdev->irq_fd = new_eventfd (error);

@@ -124,6 +124,7 @@ viv_virtqueue_setup (VivVirtqueue *vq, const VivGuestMemory *mem, uint16_t size,
   vq->used_gpa = used_gpa;
   vq->event_idx = event_idx;
   vq->indirect = indirect;
+  vq->notify_wanted = true;
   return true;
 }
 
@@ -280,9 +281,9 @@ viv_virtqueue_pop (VivVirtqueue *vq, VivVirtqElement *elem)
     return -1;
 
   vq->last_avail_idx++;
-  /* With EVENT_IDX, ask to be kicked once the driver gets past what we
-   * have consumed: no kicks while we are busy, one when we caught up. */
-  if (vq->event_idx)
+  /* With EVENT_IDX and notifications on, ask to be kicked once the driver
+   * gets past what we have consumed. */
+  if (vq->event_idx && vq->notify_wanted && !vq->polling)
     store16 (used_field (vq, avail_event_slot (vq)), vq->last_avail_idx);
   return 1;
 }
@@ -355,23 +356,43 @@ viv_virtqueue_has_available (VivVirtqueue *vq)
   return load16 (avail_field (vq, AVAIL_IDX)) != vq->last_avail_idx;
 }
 
-void
-viv_virtqueue_set_notification (VivVirtqueue *vq, bool enable)
+/* Writes what the driver reads to decide whether to notify. */
+static void
+publish_notification (VivVirtqueue *vq, bool enable)
 {
   if (vq->size == 0)
     return;
   if (vq->event_idx)
     {
-      /* Disabling needs no write: pop keeps avail_event at what we have
-       * consumed, so the driver only kicks once we have caught up. */
-      if (enable)
-        store16 (used_field (vq, avail_event_slot (vq)), load16 (avail_field (vq, AVAIL_IDX)));
+      /* On: a kick for the next buffer.  Off: avail_event half the index
+       * space away from anything the driver can reach (it is never more
+       * than a queue size ahead of us), so no kick comes. */
+      uint16_t event = enable ? load16 (avail_field (vq, AVAIL_IDX))
+                              : (uint16_t) (vq->last_avail_idx + 0x8000);
+      store16 (used_field (vq, avail_event_slot (vq)), event);
     }
   else
     store16 (used_field (vq, USED_FLAGS), enable ? 0 : VIRTQ_USED_F_NO_NOTIFY);
   /* The caller re-checks has_available next: that read must not pass
    * this write (the driver does the mirror image). */
   atomic_thread_fence (memory_order_seq_cst);
+}
+
+void
+viv_virtqueue_set_notification (VivVirtqueue *vq, bool enable)
+{
+  vq->notify_wanted = enable;
+  if (!vq->polling)
+    publish_notification (vq, enable);
+}
+
+void
+viv_virtqueue_set_polling (VivVirtqueue *vq, bool polling)
+{
+  if (vq->polling == polling)
+    return;
+  vq->polling = polling;
+  publish_notification (vq, polling ? false : vq->notify_wanted);
 }
 
 size_t

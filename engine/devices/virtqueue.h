@@ -20,6 +20,8 @@ typedef struct VivVirtqueue {
   uint16_t used_idx;             /* our shadow of used->idx */
   uint16_t signalled_used;       /* used_idx when we last interrupted (EVENT_IDX) */
   bool     signalled_used_valid;
+  bool     notify_wanted;        /* the device's last set_notification */
+  bool     polling;              /* the I/O thread polls: notifications stay off */
   char     error[160];           /* why the last pop failed */
 } VivVirtqueue;
 
@@ -58,6 +60,10 @@ bool viv_virtqueue_has_available (VivVirtqueue *vq);
 /* Suppresses or re-enables driver notifications (used->flags or avail_event);
  * after re-enabling, check has_available again to close the race. */
 void viv_virtqueue_set_notification (VivVirtqueue *vq, bool enable);
+/* While the I/O thread polls the ring, the driver need not notify: turning
+ * polling on suppresses notifications whatever set_notification asks;
+ * turning it off restores the device's wish (then check has_available). */
+void viv_virtqueue_set_polling (VivVirtqueue *vq, bool polling);
 
 /* Copies between an element's segments and a flat buffer, bounded by both. */
 size_t viv_virtq_copy_from_out (const VivVirtqElement *elem, size_t offset, void *dst, size_t len);

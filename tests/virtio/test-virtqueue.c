@@ -341,6 +341,61 @@ test_event_idx (Fixture *f, gconstpointer data)
   g_assert_cmpuint (get16 (f, USED_GPA), ==, 0);
 }
 
+/* What the driver decides after moving avail->idx from old to new: kick? */
+static bool
+driver_kicks (Fixture *f, uint16_t old_idx, uint16_t new_idx)
+{
+  if (!f->vq.event_idx)
+    return !(get16 (f, USED_GPA) & 1);            /* VRING_USED_F_NO_NOTIFY */
+  uint16_t event = get16 (f, USED_GPA + 4 + 8 * (uint64_t) f->size);
+  return (uint16_t) (new_idx - event - 1) < (uint16_t) (new_idx - old_idx);
+}
+
+/* While the I/O thread polls the ring no kick is wanted, whatever the
+ * device asks meanwhile; afterwards the device's own wish holds again. */
+static void
+test_polling (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  for (int event_idx = 0; event_idx <= 1; event_idx++)
+    {
+      f->avail_idx = 0;
+      put16 (f, AVAIL_GPA + 2, 0);
+      setup_ring (f, 8, event_idx, false);
+      for (unsigned i = 0; i < 8; i++)
+        put_desc (f, DESC_GPA, i, BUF_GPA, 16, F_WRITE, 0);
+      g_assert_true (driver_kicks (f, 0, 1));
+
+      viv_virtqueue_set_polling (&f->vq, true);
+      g_assert_false (driver_kicks (f, 0, 1));
+      /* The device takes buffers and asks for kicks, as after a batch. */
+      for (unsigned round = 0; round < 20; round++)
+        {
+          uint16_t old_idx = f->avail_idx;
+          offer (f, round % 8);
+          offer (f, (round + 1) % 8);
+          g_assert_false (driver_kicks (f, old_idx, f->avail_idx));
+          g_assert_cmpint (viv_virtqueue_pop (&f->vq, f->elem), ==, 1);
+          viv_virtqueue_set_notification (&f->vq, true);
+          g_assert_cmpint (viv_virtqueue_pop (&f->vq, f->elem), ==, 1);
+          viv_virtqueue_push (&f->vq, f->elem->head, 0);
+          viv_virtqueue_push (&f->vq, f->elem->head, 0);
+          g_assert_false (driver_kicks (f, f->avail_idx, f->avail_idx + 1));
+        }
+      /* Polling ends: the device wanted kicks, the next buffer brings one. */
+      viv_virtqueue_set_polling (&f->vq, false);
+      g_assert_true (driver_kicks (f, f->avail_idx, f->avail_idx + 1));
+
+      /* A device that turned kicks off keeps them off after polling. */
+      viv_virtqueue_set_notification (&f->vq, false);
+      viv_virtqueue_set_polling (&f->vq, true);
+      viv_virtqueue_set_polling (&f->vq, false);
+      g_assert_false (driver_kicks (f, f->avail_idx, f->avail_idx + 1));
+      viv_virtqueue_set_notification (&f->vq, true);
+      g_assert_true (driver_kicks (f, f->avail_idx, f->avail_idx + 1));
+    }
+}
+
 /* vring_need_event on indices that wrap through 65535 → 0. */
 static void
 test_event_idx_wrap (Fixture *f, gconstpointer data)
@@ -660,6 +715,7 @@ main (int argc, char **argv)
   ADD ("no-interrupt-flag", test_no_interrupt_flag);
   ADD ("event-idx", test_event_idx);
   ADD ("event-idx-wrap", test_event_idx_wrap);
+  ADD ("polling", test_polling);
   ADD ("hostile/setup", test_setup_checks);
   ADD ("hostile/buffer-address", test_bad_buffer_addresses);
   ADD ("hostile/loop", test_loop);

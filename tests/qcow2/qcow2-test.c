@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
+#include "viv-test-fs.h"
+
 void
 qt_setup (QFixture *f, gconstpointer data)
 {
@@ -16,27 +18,10 @@ qt_setup (QFixture *f, gconstpointer data)
   f->context = g_main_context_new ();
 }
 
-static void
-remove_tree (const char *dir)
-{
-  GDir *d = g_dir_open (dir, 0, NULL);
-  const char *name;
-  while (d && (name = g_dir_read_name (d))) {
-    g_autofree char *path = g_build_filename (dir, name, NULL);
-    if (g_file_test (path, G_FILE_TEST_IS_DIR))
-      remove_tree (path);
-    else
-      g_unlink (path);
-  }
-  if (d)
-    g_dir_close (d);
-  g_rmdir (dir);
-}
-
 void
 qt_teardown (QFixture *f, gconstpointer data)
 {
-  remove_tree (f->dir);
+  viv_test_remove_tree (f->dir);
   g_free (f->dir);
   g_main_context_unref (f->context);
 }

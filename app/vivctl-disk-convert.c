@@ -61,19 +61,6 @@ next_data (VivBlock *src, int raw_fd, uint64_t offset, uint64_t length)
   return length;
 }
 
-typedef struct {
-  int  ret;
-  bool done;
-} Completion;
-
-static void
-on_complete (void *opaque, int ret)
-{
-  Completion *completion = opaque;
-  completion->ret = ret;
-  completion->done = true;
-}
-
 /* Writes the non-zero clusters of buf (which holds [offset, offset+len),
  * cluster aligned) compressed, one cluster at a time. */
 static int
@@ -85,15 +72,9 @@ write_compressed (VivBlock *dst, uint64_t offset, const uint8_t *buf, size_t len
       size_t n = MIN (cluster, len - pos);
       if (is_zero (buf + pos, n))
         continue;
-      Completion completion = { 0 };
-      int ret = viv_qcow2_write_compressed (dst, offset + pos, buf + pos, n, on_complete,
-                                            &completion);
+      int ret = vivctl_disk_write_compressed (dst, offset + pos, buf + pos, n);
       if (ret < 0)
         return ret;
-      viv_block_drain (dst);
-      g_assert (completion.done);
-      if (completion.ret < 0)
-        return completion.ret;
     }
   return 0;
 }

@@ -238,6 +238,16 @@ vivctl_disk_write (VivBlock *blk, uint64_t offset, const void *buf, size_t len)
 }
 
 int
+vivctl_disk_write_compressed (VivBlock *blk, uint64_t offset, const void *buf, size_t len)
+{
+  Completion completion = { 0 };
+  int ret = viv_qcow2_write_compressed (blk, offset, buf, len, on_complete, &completion);
+  if (ret < 0)
+    return ret;   /* refused at once: no callback comes */
+  return wait_for (blk, &completion);
+}
+
+int
 vivctl_disk_flush (VivBlock *blk)
 {
   Completion completion = { 0 };

@@ -61,6 +61,8 @@ VivBlock *vivctl_disk_open (const char *path, const char *format, bool read_only
 /* Synchronous I/O over VivBlock (the requests complete on this thread). */
 int vivctl_disk_read  (VivBlock *blk, uint64_t offset, void *buf, size_t len);
 int vivctl_disk_write (VivBlock *blk, uint64_t offset, const void *buf, size_t len);
+/* One cluster (or the partial last one) written compressed (qcow2 only). */
+int vivctl_disk_write_compressed (VivBlock *blk, uint64_t offset, const void *buf, size_t len);
 int vivctl_disk_flush (VivBlock *blk);
 
 /* A destination file written under a temporary name in its directory,

@@ -48,7 +48,13 @@ struct VivAio {
   bool          submit_failed; /* the kernel refused SQEs; retry */
   GQueue        waiting;      /* not in the ring yet (ring full; sync mode: all) */
   GQueue        done;         /* finished, callback still to run */
+  GThread      *dispatching;  /* runs callbacks now (run_done), or NULL */
 };
+
+/* How many times run_done looks again for requests its own callbacks
+ * finished at once (e.g. reads of unallocated space), before it leaves
+ * them to the next dispatch so that other sources get their turn. */
+#define RUN_DONE_ROUNDS 16
 
 static void
 wake_context (VivAio *aio)
@@ -217,22 +223,35 @@ run_sync (AioRequest *req)
 /* ---- common ---------------------------------------------------------- */
 
 /* Takes the finished requests (under the lock) and runs their callbacks
- * (outside it: a callback may submit more). */
+ * (outside it: a callback may submit more).  Requests the callbacks finish
+ * at once are taken in the same call, without waking the context. */
 static void
 run_done (VivAio *aio)
 {
-  GQueue done = aio->done;
-  g_queue_init (&aio->done);
-  aio->in_flight -= done.length;
-  if (done.length && aio->progress_waiters)
-    g_cond_broadcast (&aio->progress);
-  g_mutex_unlock (&aio->lock);
-  AioRequest *req;
-  while ((req = g_queue_pop_head (&done))) {
-    req->cb (req->opaque, req->result);
-    g_free (req);
+  /* One thread at a time takes its callbacks' immediate completions
+   * itself; a nested or concurrent call leaves that to the first. */
+  bool owner = aio->dispatching == NULL;
+  if (owner)
+    aio->dispatching = g_thread_self ();
+  for (unsigned round = 0; round < RUN_DONE_ROUNDS && aio->done.length; round++) {
+    GQueue done = aio->done;
+    g_queue_init (&aio->done);
+    aio->in_flight -= done.length;
+    if (aio->progress_waiters)
+      g_cond_broadcast (&aio->progress);
+    g_mutex_unlock (&aio->lock);
+    AioRequest *req;
+    while ((req = g_queue_pop_head (&done))) {
+      req->cb (req->opaque, req->result);
+      g_free (req);
+    }
+    g_mutex_lock (&aio->lock);
   }
-  g_mutex_lock (&aio->lock);
+  if (owner) {
+    aio->dispatching = NULL;
+    if (aio->done.length)
+      wake_context (aio);   /* left for the next dispatch */
+  }
 }
 
 /* Sync mode: runs one waiting request on this thread. */
@@ -444,7 +463,9 @@ viv_aio_complete_later (VivAio *aio, int ret, VivAioCallback cb, void *opaque)
   g_mutex_lock (&aio->lock);
   aio->in_flight++;
   finish (aio, req, ret);
-  wake_context (aio);
+  /* From a callback run_done is running, it takes this itself. */
+  if (aio->dispatching != g_thread_self ())
+    wake_context (aio);
   g_mutex_unlock (&aio->lock);
 }
 

@@ -285,3 +285,88 @@ viv_os_lookup (const char *id, GError **error)
                  "http://debian.org/debian/11 (`osinfo-query os` lists them)", id);
   return info;
 }
+
+/* ---- Listing -------------------------------------------------------------- */
+
+static gboolean
+has_x86_64 (OsinfoList *list, const char *(*get_architecture) (gpointer))
+{
+  for (int i = 0; i < osinfo_list_get_length (list); i++)
+    if (g_strcmp0 (get_architecture (osinfo_list_get_nth (list, i)), ARCH) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static const char *
+media_architecture (gpointer media)
+{
+  return osinfo_media_get_architecture (media);
+}
+
+static const char *
+tree_architecture (gpointer tree)
+{
+  return osinfo_tree_get_architecture (tree);
+}
+
+static const char *
+image_architecture (gpointer image)
+{
+  return osinfo_image_get_architecture (image);
+}
+
+static gboolean
+runs_on_x86_64 (OsinfoOs *os)
+{
+  g_autoptr (OsinfoMediaList) media = osinfo_os_get_media_list (os);
+  g_autoptr (OsinfoTreeList) trees = osinfo_os_get_tree_list (os);
+  g_autoptr (OsinfoImageList) images = osinfo_os_get_image_list (os);
+
+  return has_x86_64 (OSINFO_LIST (media), media_architecture)
+         || has_x86_64 (OSINFO_LIST (trees), tree_architecture)
+         || has_x86_64 (OSINFO_LIST (images), image_architecture);
+}
+
+static gboolean
+supported_on_day (OsinfoOs *os, const GDate *day)
+{
+  g_autoptr (GDate) eol = osinfo_product_get_eol_date (OSINFO_PRODUCT (os));
+  return eol == NULL || g_date_compare (eol, day) > 0;
+}
+
+/* Sorts as file managers do, so that numbers are in order. */
+static int
+compare_by_name (gconstpointer a, gconstpointer b)
+{
+  const VivOsInfo *first = *(VivOsInfo * const *) a;
+  const VivOsInfo *second = *(VivOsInfo * const *) b;
+  g_autofree char *first_key = g_utf8_collate_key_for_filename (first->name, -1);
+  g_autofree char *second_key = g_utf8_collate_key_for_filename (second->name, -1);
+  int order = strcmp (first_key, second_key);
+  return order != 0 ? order : g_strcmp0 (first->id, second->id);
+}
+
+GPtrArray *
+viv_os_list (GDateTime *supported_on, GError **error)
+{
+  GDate day;
+  g_date_clear (&day, 1);
+  if (supported_on)
+    g_date_set_dmy (&day, g_date_time_get_day_of_month (supported_on),
+                    g_date_time_get_month (supported_on), g_date_time_get_year (supported_on));
+
+  OsinfoDb *db = lock_db (error);
+  if (!db)
+    return NULL;
+  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) viv_os_info_free);
+  g_autoptr (OsinfoOsList) oses = osinfo_db_get_os_list (db);
+  for (int i = 0; i < osinfo_list_get_length (OSINFO_LIST (oses)); i++)
+    {
+      OsinfoOs *os = OSINFO_OS (osinfo_list_get_nth (OSINFO_LIST (oses), i));
+      if (runs_on_x86_64 (os) && (!supported_on || supported_on_day (os, &day)))
+        g_ptr_array_add (list, info_from_os (os));
+    }
+  unlock_db ();
+  g_ptr_array_sort (list, compare_by_name);
+  return list;
+}

@@ -63,3 +63,11 @@ VivOsInfo *viv_os_detect_media_finish (GAsyncResult *result, GError **error);
 /* The OS with that id ("http://debian.org/debian/11") or short id
  * ("debian11"); VIV_OS_DETECT_ERROR_UNKNOWN_OS when there is none. */
 VivOsInfo *viv_os_lookup (const char *id, GError **error);
+
+/* The OSes the database knows for x86_64 (those with x86_64 media, trees
+ * or images), sorted by name with numbers in order ("Debian 9" before
+ * "Debian 10"): all of them when `supported_on` is NULL, else those not at
+ * their end of life on that day, which keeps a list to choose from short.
+ * An array of VivOsInfo (without kernel or initrd paths); NULL and
+ * VIV_OS_DETECT_ERROR_NO_DATABASE without a database. */
+GPtrArray *viv_os_list (GDateTime *supported_on, GError **error);

@@ -47,6 +47,7 @@ struct _VivCreateWizard
   AdwEntryRow          *cmdline_row;
   AdwEntryRow          *media_row;
   GtkLabel             *media_status;
+  AdwComboRow          *os_row;
   GtkLabel             *boot_error;
   AdwEntryRow          *name_row;
   GtkLabel             *name_error;
@@ -69,11 +70,13 @@ struct _VivCreateWizard
   GtkFileChooserNative *file_chooser;
   gboolean              busy;
 
-  /* The installation media's OS: detecting while detect_cancellable is
-   * set; os_id and os_name are those of media_row's file. */
+  /* The installation media's OS is being detected while detect_cancellable
+   * is set. */
   GCancellable         *detect_cancellable;
-  char                 *os_id;
-  char                 *os_name;
+  /* The OSes in os_row after "Unknown / other" (VivOsInfo), and whether
+   * the one chosen there came from the media (a new file replaces it). */
+  GPtrArray            *oses;
+  gboolean              os_from_media;
   /* What the user set is not replaced by the OS's suggestions. */
   gboolean              prefilling;
   gboolean              vcpus_edited;
@@ -166,6 +169,17 @@ static char *
 entry_text (AdwEntryRow *row)
 {
   return g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (row))));
+}
+
+/* What os_row says, or NULL for "Unknown / other". */
+static const VivOsInfo *
+selected_os (VivCreateWizard *self)
+{
+  guint selected = adw_combo_row_get_selected (self->os_row);
+
+  if (self->oses == NULL || selected == 0 || selected == GTK_INVALID_LIST_POSITION || selected > self->oses->len)
+    return NULL;
+  return g_ptr_array_index (self->oses, selected - 1);
 }
 
 /* Doubles commas, as --disk paths are written. */
@@ -407,7 +421,7 @@ collect_job (VivCreateWizard *self)
   job->initrd = entry_text (self->initrd_row);
   job->cmdline = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->cmdline_row)));
   job->media = entry_text (self->media_row);
-  job->os_id = g_strdup (self->os_id);
+  job->os_id = g_strdup (selected_os (self) ? selected_os (self)->id : NULL);
   job->image_dir = g_settings_get_string (self->settings, "storage-folder");
   job->n_cpus = gtk_adjustment_get_value (self->vcpus_adjustment);
   job->memory_bytes = (guint64) gtk_adjustment_get_value (self->memory_adjustment) * 1024 * 1024;
@@ -465,9 +479,11 @@ update_summary (VivCreateWizard *self)
       g_string_append_printf (text, _("Installation media: %s"), job->media);
       g_string_append_c (text, '\n');
     }
-  if (self->os_name != NULL)
+  if (selected_os (self) != NULL)
     {
-      g_string_append_printf (text, _("Operating system: %s"), self->os_name);
+      g_autofree char *os_name = viv_os_info_describe (selected_os (self));
+
+      g_string_append_printf (text, _("Operating system: %s"), os_name);
       g_string_append_c (text, '\n');
     }
   g_string_append_printf (text, ngettext ("%u virtual CPU, %s of memory", "%u virtual CPUs, %s of memory", job->n_cpus),
@@ -601,6 +617,61 @@ prefill_resources (VivCreateWizard *self,
   self->prefilling = FALSE;
 }
 
+/* ---- Operating system ------------------------------------------------ */
+
+/* os_row's choices: "Unknown / other", then the x86_64 OSes still supported
+ * today (the list of every OS ever made would be too long to choose from). */
+static void
+load_os_choices (VivCreateWizard *self)
+{
+  g_autoptr (GDateTime) today = g_date_time_new_now_local ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GtkStringList) names = gtk_string_list_new (NULL);
+
+  self->oses = viv_os_list (today, &error);
+  if (self->oses == NULL)
+    {
+      g_debug ("%s", error->message);
+      self->oses = g_ptr_array_new_with_free_func ((GDestroyNotify) viv_os_info_free);
+    }
+  gtk_string_list_append (names, _("Unknown / other"));
+  for (guint i = 0; i < self->oses->len; i++)
+    {
+      g_autofree char *name = viv_os_info_describe (g_ptr_array_index (self->oses, i));
+
+      gtk_string_list_append (names, name);
+    }
+  adw_combo_row_set_model (self->os_row, G_LIST_MODEL (names));
+}
+
+/* os_row's position of `os`, which it takes; added at the end when the
+ * list does not have it (an OS at its end of life, say). */
+static guint
+os_position (VivCreateWizard *self,
+             VivOsInfo       *os)
+{
+  g_autoptr (VivOsInfo) owned = os;
+  g_autofree char *name = NULL;
+
+  for (guint i = 0; i < self->oses->len; i++)
+    if (g_str_equal (((VivOsInfo *) g_ptr_array_index (self->oses, i))->id, os->id))
+      return i + 1;
+  name = viv_os_info_describe (os);
+  gtk_string_list_append (GTK_STRING_LIST (adw_combo_row_get_model (self->os_row)), name);
+  g_ptr_array_add (self->oses, g_steal_pointer (&owned));
+  return self->oses->len;
+}
+
+static void
+os_selected_cb (VivCreateWizard *self)
+{
+  const VivOsInfo *os = selected_os (self);
+
+  self->os_from_media = FALSE;
+  if (os != NULL)
+    prefill_resources (self, os);
+}
+
 static char *
 describe_detection_error (const GError *error,
                           const char   *path)
@@ -643,8 +714,6 @@ detect_done_cb (GObject      *source,
     }
 
   description = viv_os_info_describe (os);
-  self->os_id = g_strdup (os->id);
-  self->os_name = g_strdup (description);
   text = g_string_new (NULL);
   g_string_append_printf (text, _("Detected: %s"), description);
   if (os->kernel_path != NULL && os->initrd_path != NULL)
@@ -660,7 +729,9 @@ detect_done_cb (GObject      *source,
                               os->kernel_path);
     }
   show_media_status (self, text->str, FALSE);
-  prefill_resources (self, os);
+  /* Choosing it pre-fills the resources, as choosing it by hand does. */
+  adw_combo_row_set_selected (self->os_row, os_position (self, g_steal_pointer (&os)));
+  self->os_from_media = TRUE;
 }
 
 static void
@@ -678,8 +749,8 @@ media_changed_cb (VivCreateWizard *self)
   g_autofree char *path = entry_text (self->media_row);
 
   stop_detecting (self);
-  g_clear_pointer (&self->os_id, g_free);
-  g_clear_pointer (&self->os_name, g_free);
+  if (self->os_from_media)
+    adw_combo_row_set_selected (self->os_row, 0);
   /* A path being typed: Next says what is wrong with it. */
   if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
     show_media_status (self, NULL, FALSE);
@@ -887,6 +958,7 @@ viv_create_wizard_dispose (GObject *object)
   g_clear_object (&self->file_chooser);
   stop_detecting (self);
   g_clear_object (&self->settings);
+  g_clear_pointer (&self->oses, g_ptr_array_unref);
 
   G_OBJECT_CLASS (viv_create_wizard_parent_class)->dispose (object);
 }
@@ -897,8 +969,6 @@ viv_create_wizard_finalize (GObject *object)
   VivCreateWizard *self = VIV_CREATE_WIZARD (object);
 
   g_free (self->library_root);
-  g_free (self->os_id);
-  g_free (self->os_name);
 
   G_OBJECT_CLASS (viv_create_wizard_parent_class)->finalize (object);
 }
@@ -990,6 +1060,7 @@ viv_create_wizard_class_init (VivCreateWizardClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, net_error);
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, net_kind_row);
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, next_button);
+  gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, os_row);
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, spinner);
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, stack);
   gtk_widget_class_bind_template_child (widget_class, VivCreateWizard, summary_label);
@@ -1001,6 +1072,7 @@ viv_create_wizard_class_init (VivCreateWizardClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, media_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, name_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, net_kind_changed_cb);
+  gtk_widget_class_bind_template_callback (widget_class, os_selected_cb);
   gtk_widget_class_bind_template_callback (widget_class, stack_page_changed_cb);
 
   gtk_widget_class_install_action (widget_class, "wizard.back", NULL, back_action);
@@ -1014,6 +1086,7 @@ static void
 viv_create_wizard_init (VivCreateWizard *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  load_os_choices (self);
 
   self->settings = g_settings_new (APPLICATION_ID);
   gtk_adjustment_set_value (self->vcpus_adjustment, g_settings_get_uint (self->settings, "default-vcpus"));

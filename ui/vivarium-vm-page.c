@@ -7,6 +7,7 @@
 
 #include <glib/gi18n.h>
 
+#include "os-detect.h"
 #include "worker-client.h"
 #include "vivarium-clone-dialog.h"
 #include "vivarium-console-view.h"
@@ -37,6 +38,7 @@ struct _VivVmPage
   GtkListBox           *exits_list;
   GtkSpinButton        *vcpus_spin;
   GtkSpinButton        *memory_spin;
+  AdwActionRow         *os_row;
   AdwActionRow         *kernel_row;
   AdwActionRow         *initrd_row;
   AdwEntryRow          *cmdline_row;
@@ -289,6 +291,26 @@ add_device_row (VivVmPage  *self,
   return row;
 }
 
+/* The guest OS by its libosinfo name; the id itself when the database
+ * does not know it; the row hidden when the definition names none. */
+static void
+show_os (VivVmPage  *self,
+         const char *os_id)
+{
+  g_autoptr (VivOsInfo) os = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL;
+
+  gtk_widget_set_visible (GTK_WIDGET (self->os_row), os_id != NULL);
+  if (os_id == NULL)
+    return;
+  os = viv_os_lookup (os_id, &error);
+  if (os == NULL)
+    g_debug ("%s", error->message);
+  name = os != NULL ? viv_os_info_describe (os) : g_strdup (os_id);
+  adw_action_row_set_subtitle (self->os_row, name);
+}
+
 static void
 load_details (VivVmPage *self)
 {
@@ -308,6 +330,7 @@ load_details (VivVmPage *self)
   self->loading_details = FALSE;
   self->details_changed = FALSE;
 
+  show_os (self, def->os_id);
   adw_action_row_set_subtitle (self->kernel_row, def->kernel ? def->kernel : "");
   adw_action_row_set_subtitle (self->initrd_row, def->initrd ? def->initrd : _("None"));
 
@@ -774,6 +797,7 @@ viv_vm_page_class_init (VivVmPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, VivVmPage, exits_list);
   gtk_widget_class_bind_template_child (widget_class, VivVmPage, initrd_row);
   gtk_widget_class_bind_template_child (widget_class, VivVmPage, kernel_row);
+  gtk_widget_class_bind_template_child (widget_class, VivVmPage, os_row);
   gtk_widget_class_bind_template_child (widget_class, VivVmPage, memory_graph);
   gtk_widget_class_bind_template_child (widget_class, VivVmPage, memory_spin);
   gtk_widget_class_bind_template_child (widget_class, VivVmPage, name_label);

@@ -199,6 +199,58 @@ test_lookup (void)
   g_assert_nonnull (strstr (error->message, "'amigaos'"));
 }
 
+static const VivOsInfo *
+find_in_list (GPtrArray *list, const char *short_id, guint *index)
+{
+  for (guint i = 0; i < list->len; i++)
+    {
+      const VivOsInfo *os = list->pdata[i];
+      if (g_strcmp0 (os->short_id, short_id) == 0)
+        {
+          *index = i;
+          return os;
+        }
+    }
+  return NULL;
+}
+
+/* Every x86_64 OS, by name with numbers in order; a day leaves out those
+ * at their end of life by then. */
+static void
+test_list (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) all = viv_os_list (NULL, &error);
+  g_assert_no_error (error);
+  guint debian11_at = 0, debian9_at = 0, unused;
+  const VivOsInfo *debian11 = find_in_list (all, "debian11", &debian11_at);
+  g_assert_nonnull (debian11);
+  g_assert_cmpstr (debian11->id, ==, "http://debian.org/debian/11");
+  g_assert_cmpstr (debian11->name, ==, "Debian 11");
+  g_assert_cmpuint (viv_os_info_suggested_memory (debian11), ==, 1 << 30);
+  g_assert_nonnull (find_in_list (all, "debian9", &debian9_at));
+  g_assert_cmpuint (debian9_at, <, debian11_at);
+  for (guint i = 1; i < all->len; i++)
+    {
+      const VivOsInfo *previous = all->pdata[i - 1], *os = all->pdata[i];
+      g_autofree char *previous_key = g_utf8_collate_key_for_filename (previous->name, -1);
+      g_autofree char *key = g_utf8_collate_key_for_filename (os->name, -1);
+      g_assert_cmpstr (previous_key, <=, key);
+    }
+
+  /* Debian 9's end of life is in the database (2022). */
+  g_autoptr (GDateTime) in_2018 = g_date_time_new_utc (2018, 6, 1, 0, 0, 0);
+  g_autoptr (GDateTime) in_2100 = g_date_time_new_utc (2100, 1, 1, 0, 0, 0);
+  g_autoptr (GPtrArray) then = viv_os_list (in_2018, &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) later = viv_os_list (in_2100, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (find_in_list (then, "debian9", &unused));
+  g_assert_null (find_in_list (later, "debian9", &unused));
+  g_assert_cmpuint (later->len, <, then->len);
+  g_assert_cmpuint (then->len, <, all->len);
+}
+
 /* Without osinfo-db (libosinfo's directories moved away): the error says
  * what to install.  In a child, as the database loads once a process. */
 static void
@@ -211,6 +263,9 @@ test_no_database (void)
         g_setenv (variables[i], "/nonexistent", TRUE);
       g_autoptr (GError) error = NULL;
       g_assert_null (viv_os_lookup ("debian11", &error));
+      g_assert_error (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_NO_DATABASE);
+      g_clear_error (&error);
+      g_assert_null (viv_os_list (NULL, &error));
       g_assert_error (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_NO_DATABASE);
       g_assert_nonnull (strstr (error->message, "install osinfo-db"));
       return;
@@ -283,6 +338,7 @@ main (int argc, char **argv)
   g_test_add_func ("/os-detect/not-media", test_not_media);
   g_test_add_func ("/os-detect/async", test_async);
   g_test_add_func ("/os-detect/lookup", test_lookup);
+  g_test_add_func ("/os-detect/list", test_list);
   g_test_add_func ("/os-detect/no-database", test_no_database);
   g_test_add_func ("/os-detect/create-with-media", test_create_with_media);
   int status = g_test_run ();

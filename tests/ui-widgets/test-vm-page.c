@@ -444,6 +444,52 @@ test_vm_page_details_and_delete (void)
   gtk_window_destroy (window);
 }
 
+/* The details name the guest OS as libosinfo does; an id it does not know
+ * as it is; and nothing when the definition has none. */
+static VivVmDefinition *
+definition_with_os (const char *os_id)
+{
+  VivVmDefinition *def = viv_vm_definition_new ();
+
+  def->name = g_strdup ("os");
+  def->kernel = g_strdup (g_getenv ("PROBE_ELF"));
+  def->os_id = g_strdup (os_id);
+  def->n_cpus = 1;
+  def->memory_bytes = 64 * MIB;
+  return def;
+}
+
+static void
+test_vm_page_os (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VivLibrary) library = viv_library_open (NULL, &error);
+  g_autoptr(VivVmItem) item = viv_vm_item_new ("os");
+  AdwActionRow *os_row;
+  GtkWidget *page;
+  GtkWindow *window;
+
+  g_assert_no_error (error);
+  viv_vm_item_set_definition (item, definition_with_os ("http://debian.org/debian/11"));
+
+  page = viv_vm_page_new (item, library);
+  viv_vm_page_set_view (VIV_VM_PAGE (page), "details");
+  window = viv_test_show_in_window (page, 900, 700);
+  os_row = ADW_ACTION_ROW (gtk_widget_get_template_child (page, VIV_TYPE_VM_PAGE, "os_row"));
+  g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (os_row)));
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (os_row)), ==, "Operating system");
+  g_assert_cmpstr (adw_action_row_get_subtitle (os_row), ==, "Debian 11 (bullseye)");
+
+  viv_vm_item_set_definition (item, definition_with_os ("http://example.com/amigaos/4.1"));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (os_row)));
+  g_assert_cmpstr (adw_action_row_get_subtitle (os_row), ==, "http://example.com/amigaos/4.1");
+
+  viv_vm_item_set_definition (item, definition_with_os (NULL));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (os_row)));
+
+  gtk_window_destroy (window);
+}
+
 /* ---- The probe guest, started from the page ----------------------------- */
 
 static gboolean
@@ -600,6 +646,7 @@ main (int   argc,
 
   g_test_add_func ("/viv/vm-page/actions-per-state", test_vm_page_actions_per_state);
   g_test_add_func ("/viv/vm-page/details-and-delete", test_vm_page_details_and_delete);
+  g_test_add_func ("/viv/vm-page/os", test_vm_page_os);
   g_test_add_func ("/viv/vm-page/probe-guest", test_vm_page_probe_guest);
 
   return g_test_run ();

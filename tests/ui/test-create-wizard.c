@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "block/qcow2.h"
+#include "os-detect.h"
 #include "ui-test-util.h"
 #include "vivarium-create-wizard.h"
 #include "vm-create.h"
@@ -58,6 +59,15 @@ assert_refused (VivCreateWizard *wizard,
   g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (label)));
   g_assert_cmpstr (gtk_label_get_text (label), !=, "");
   g_test_message ("%s: %s", on_page, gtk_label_get_text (label));
+}
+
+/* What os_row shows as chosen. */
+static const char *
+chosen_os (VivCreateWizard *wizard)
+{
+  AdwComboRow *row = wizard_child (wizard, "os_row");
+
+  return gtk_string_object_get_string (adw_combo_row_get_selected_item (row));
 }
 
 static VivCreateWizard *
@@ -254,11 +264,16 @@ test_create_wizard_media (void)
   g_assert_cmpfloat (gtk_adjustment_get_value (wizard_child (wizard, "vcpus_adjustment")), ==, 1);
   g_assert_cmpuint (adw_combo_row_get_selected (wizard_child (wizard, "disk_kind_row")), ==, 1);
   g_assert_cmpstr (gtk_editable_get_text (wizard_child (wizard, "disk_size_row")), ==, "20G");
+  /* The same choice as by hand. */
+  g_assert_cmpstr (chosen_os (wizard), ==, "Debian 11 (bullseye)");
 
-  /* Unrecognised media and other files: said inline, as errors. */
+  /* Unrecognised media and other files: said inline, as errors; the
+   * other media's OS is no longer chosen. */
   said = choose_media (wizard, mine);
   g_assert_nonnull (strstr (said, "not recognised by libosinfo"));
   g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (status), "error"));
+  g_assert_cmpuint (adw_combo_row_get_selected (wizard_child (wizard, "os_row")), ==, 0);
+  g_assert_cmpstr (chosen_os (wizard), ==, "Unknown / other");
   said = choose_media (wizard, text_file);
   g_assert_nonnull (strstr (said, "is not installation media"));
   g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (status), "error"));
@@ -497,6 +512,80 @@ test_create_wizard_media_same_as_vivctl (void)
   g_assert_true (g_file_test (iso, G_FILE_TEST_IS_REGULAR));
 }
 
+/* Chosen by hand, without media: the OS's resources are suggested as for
+ * media, and its id is in the XML. */
+static void
+test_create_wizard_os_by_hand (void)
+{
+  g_autoptr (GDateTime) today = g_date_time_new_now_local ();
+  g_autoptr (GPtrArray) oses = viv_os_list (today, NULL);
+  g_autoptr (VivLibrary) library = viv_library_open (NULL, NULL);
+  g_autoptr (VivVmDefinition) def = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *xml = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *name = NULL;
+  VivCreateWizard *wizard;
+  AdwComboRow *os_row;
+  const VivOsInfo *os = NULL;
+  guint position = 0;
+  guint default_mib;
+
+  wizard = open_wizard ();
+  os_row = wizard_child (wizard, "os_row");
+  default_mib = gtk_adjustment_get_value (wizard_child (wizard, "memory_adjustment"));
+
+  /* Whichever supported OS suggests some memory other than the default. */
+  g_assert_nonnull (oses);
+  for (guint i = 0; os == NULL && i < oses->len; i++)
+    {
+      const VivOsInfo *candidate = g_ptr_array_index (oses, i);
+      guint64 memory = viv_os_info_suggested_memory (candidate);
+
+      if (memory >= (1 << 20) && memory % (1 << 20) == 0 && memory >> 20 != default_mib && memory <= (guint64) 32768 << 20)
+        os = candidate, position = i + 1;
+    }
+  g_assert_nonnull (os);
+  g_test_message ("choosing %s", os->name);
+  name = viv_os_info_describe (os);
+
+  g_assert_cmpuint (adw_combo_row_get_selected (os_row), ==, 0);
+  g_assert_cmpstr (chosen_os (wizard), ==, "Unknown / other");
+  g_assert_true (gtk_test_accessible_has_property (GTK_ACCESSIBLE (os_row), GTK_ACCESSIBLE_PROPERTY_LABEL));
+  adw_combo_row_set_selected (os_row, position);
+  g_assert_cmpstr (chosen_os (wizard), ==, name);
+  g_assert_cmpfloat (gtk_adjustment_get_value (wizard_child (wizard, "memory_adjustment")), ==,
+                     viv_os_info_suggested_memory (os) >> 20);
+
+  set_text (wizard, "kernel_row", TEST_KERNEL);
+  next (wizard);
+  set_text (wizard, "name_row", "wiz-os");
+  next (wizard);
+  next (wizard);
+  /* No disk: the OS's suggested size need not be made here. */
+  adw_combo_row_set_selected (wizard_child (wizard, "disk_kind_row"), 0);
+  next (wizard);
+  next (wizard);
+  g_assert_cmpstr (page (wizard), ==, "summary");
+  expected = g_strdup_printf ("Operating system: %s", name);
+  g_assert_nonnull (strstr (gtk_label_get_text (wizard_child (wizard, "summary_label")), expected));
+  g_object_add_weak_pointer (G_OBJECT (wizard), (gpointer *) &wizard);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (wizard), "wizard.next", NULL));
+  g_assert_true (viv_ui_test_wait (wizard_gone, &wizard, 10000));
+
+  def = viv_library_load (library, "wiz-os", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (def->os_id, ==, os->id);
+  g_assert_cmpuint (def->memory_bytes, ==, viv_os_info_suggested_memory (os));
+  xml = viv_library_load_xml (library, "wiz-os", &error);
+  g_assert_no_error (error);
+  g_free (expected);
+  expected = g_strdup_printf ("<libosinfo:os id=\"%s\"/>", os->id);
+  g_assert_nonnull (strstr (xml, expected));
+
+  viv_library_undefine (library, "wiz-os", TRUE, NULL, NULL);
+}
+
 static gboolean
 has_wizard (gpointer data)
 {
@@ -540,6 +629,7 @@ main (int   argc,
   g_test_add_func ("/viv/create-wizard/linked-clone", test_create_wizard_linked_clone);
   g_test_add_func ("/viv/create-wizard/media", test_create_wizard_media);
   g_test_add_func ("/viv/create-wizard/media-same-as-vivctl", test_create_wizard_media_same_as_vivctl);
+  g_test_add_func ("/viv/create-wizard/os-by-hand", test_create_wizard_os_by_hand);
   g_test_add_func ("/viv/create-wizard/from-window", test_create_wizard_from_window);
 
   return g_test_run ();

@@ -109,6 +109,20 @@ unlock_db (void)
   g_mutex_unlock (&db_lock);
 }
 
+static gpointer
+preload_thread (gpointer data)
+{
+  if (lock_db (NULL))
+    unlock_db ();
+  return NULL;
+}
+
+void
+viv_os_database_preload (void)
+{
+  g_thread_unref (g_thread_new ("osinfo-preload", preload_thread, NULL));
+}
+
 /* ---- Reading an OS -------------------------------------------------------- */
 
 /* The entry for x86_64, else the one for every architecture. */

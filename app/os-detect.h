@@ -71,3 +71,8 @@ VivOsInfo *viv_os_lookup (const char *id, GError **error);
  * An array of VivOsInfo (without kernel or initrd paths); NULL and
  * VIV_OS_DETECT_ERROR_NO_DATABASE without a database. */
 GPtrArray *viv_os_list (GDateTime *supported_on, GError **error);
+
+/* Loads the database on a thread of its own, so that the first call above
+ * from a UI thread does not wait for it (it waits only if the load has not
+ * finished yet). */
+void viv_os_database_preload (void);

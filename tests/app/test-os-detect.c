@@ -274,6 +274,28 @@ test_no_database (void)
   g_test_trap_assert_passed ();
 }
 
+/* A preload racing with lookups from this thread: each lookup waits for
+ * the one load and sees the whole database.  In a child, so that the
+ * database is not loaded yet. */
+static void
+test_preload (void)
+{
+  if (g_test_subprocess ())
+    {
+      viv_os_database_preload ();
+      for (int i = 0; i < 3; i++)
+        {
+          g_autoptr (GError) error = NULL;
+          g_autoptr (VivOsInfo) os = viv_os_lookup ("debian11", &error);
+          g_assert_no_error (error);
+          g_assert_cmpstr (os->id, ==, "http://debian.org/debian/11");
+        }
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 /* viv_library_create_vm attaches the media read-only, last, and keeps the
  * OS id through the library's XML. */
 static void
@@ -340,6 +362,7 @@ main (int argc, char **argv)
   g_test_add_func ("/os-detect/lookup", test_lookup);
   g_test_add_func ("/os-detect/list", test_list);
   g_test_add_func ("/os-detect/no-database", test_no_database);
+  g_test_add_func ("/os-detect/preload", test_preload);
   g_test_add_func ("/os-detect/create-with-media", test_create_with_media);
   int status = g_test_run ();
   viv_test_remove_tree (tmp_dir);

@@ -26,11 +26,14 @@ dialog_child (VivCloneDialog *dialog,
   return child;
 }
 
-/* A VM "source" with one new raw disk in its directory. */
+/* A VM "source" with one new raw disk of `size` in its directory; the
+ * disk's path. */
 static char *
-define_source (VivLibrary *library)
+define_source_vm (VivLibrary *library,
+                  const char *size)
 {
-  char *disks[] = { "size=1M", NULL };
+  g_autofree char *disk_spec = g_strconcat ("size=", size, NULL);
+  char *disks[] = { disk_spec, NULL };
   VivLibraryCreateOptions options = {
     .name = "source",
     .kernel = TEST_KERNEL,
@@ -39,36 +42,33 @@ define_source (VivLibrary *library)
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (VivVmDefinition) def = viv_library_create_vm (library, &options, &error);
-  VivDiskSpec *disk;
 
   g_assert_no_error (error);
-  disk = def->disks->pdata[0];
-  /* Something to copy. */
-  g_assert_true (g_file_set_contents (disk->path, "source data", -1, NULL));
-  g_assert_cmpint (truncate (disk->path, DISK_SIZE), ==, 0);
-  return g_strdup (disk->path);
+  return g_strdup (((VivDiskSpec *) def->disks->pdata[0])->path);
 }
 
-/* A VM "source" whose 256 MiB raw disk holds 64 MiB of data: eight
+/* The source VM with a small disk holding something to copy. */
+static char *
+define_source (VivLibrary *library)
+{
+  char *path = define_source_vm (library, "1M");
+
+  g_assert_true (g_file_set_contents (path, "source data", -1, NULL));
+  g_assert_cmpint (truncate (path, DISK_SIZE), ==, 0);
+  return path;
+}
+
+/* The source VM whose 256 MiB raw disk holds 64 MiB of data: eight
  * pieces to copy (vivctl-disk-copy.c), so eight steps of progress. */
 static void
 define_big_source (VivLibrary *library)
 {
-  char *disks[] = { "size=256M", NULL };
-  VivLibraryCreateOptions options = {
-    .name = "source",
-    .kernel = TEST_KERNEL,
-    .memory_bytes = 64 << 20,
-    .disks = disks,
-  };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VivVmDefinition) def = viv_library_create_vm (library, &options, &error);
+  g_autofree char *path = define_source_vm (library, "256M");
   g_autofree char *data = g_malloc (MiB);
   int fd;
 
-  g_assert_no_error (error);
   memset (data, 0xa5, MiB);
-  fd = open (((VivDiskSpec *) def->disks->pdata[0])->path, O_WRONLY | O_CLOEXEC);
+  fd = open (path, O_WRONLY | O_CLOEXEC);
   g_assert_cmpint (fd, >=, 0);
   for (guint i = 0; i < 64; i++)
     g_assert_cmpint (pwrite (fd, data, MiB, (off_t) (i < 32 ? i : 160 + i) * MiB), ==, MiB);

@@ -26,6 +26,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "bench-stats.h"
+
 #define GOAL_LINKED_SECONDS 0.020
 #define LINKED_SOURCE_GIB 100
 
@@ -259,42 +261,28 @@ out:
   return seconds;
 }
 
-/* ---- Statistics and output ---------------------------------------------- */
-
-static int
-compare_doubles (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-static double
-median (GArray *values)
-{
-  g_array_sort (values, compare_doubles);
-  guint n = values->len;
-  double *v = (double *) values->data;
-  return n == 0 ? -1 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+/* ---- Output --------------------------------------------------------------- */
 
 static void
 print_row (const Case *c, gboolean warm, GArray **times)
 {
-  double vivctl = median (times[0]);
+  double vivctl = bench_summarize (times[0]).median;
   printf ("| %-25s | %-10s ", c->label, warm ? "warm" : "cold");
   for (guint s = 0; s < MAX_SIDES; s++) {
     /* Columns: vivctl, cp, qemu-img; a linked clone has no cp side. */
     guint index = c->linked ? (s == 0 ? 0 : s == 2 ? 1 : G_MAXUINT) : s;
     if (index < c->n_sides)
-      printf ("| %9.1f ms ", median (times[index]) * 1e3);
+      printf ("| %9.1f ms ", bench_summarize (times[index]).median * 1e3);
     else
       printf ("| %12s ", "n/a");
   }
-  double peer = median (times[1]);
+  double peer = bench_summarize (times[1]).median;
   /* The goal is for a linked clone with the page cache warm, as after any use of vivctl. */
-  const char *goal = !c->linked || !warm ? ""
-                     : vivctl <= GOAL_LINKED_SECONDS ? "≤ 20 ms: met" : "≤ 20 ms: MISSED";
-  printf ("| %10.2f× | %s |\n", peer / vivctl, goal);
+  if (c->linked && warm)
+    printf ("| %10.2f× | ≤ 20 ms: %s |\n", peer / vivctl,
+            bench_verdict (vivctl <= GOAL_LINKED_SECONDS));
+  else
+    printf ("| %10.2f× | |\n", peer / vivctl);
 }
 
 int

@@ -41,6 +41,7 @@
 #include <glib/gstdio.h>
 #include <liburing.h>
 
+#include "bench-stats.h"
 #include "block/block.h"
 #include "block/qcow2.h"
 #include "kvm/iothread.h"
@@ -415,37 +416,6 @@ run_qemu (const Config *cfg, const ImageKind *kind, const Workload *w, guint cou
 
 /* ---- Statistics and output ---------------------------------------------- */
 
-static int
-compare_doubles (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-static double
-median (GArray *values)
-{
-  if (values->len == 0)
-    return -1;
-  g_array_sort (values, compare_doubles);
-  guint n = values->len;
-  double *v = (double *) values->data;
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static char *
-load_average (void)
-{
-  char *text = NULL;
-  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
-    return g_strdup ("?");
-  char **fields = g_strsplit (text, " ", 4);
-  char *load = g_strdup_printf ("%s %s %s", fields[0], fields[1], fields[2]);
-  g_strfreev (fields);
-  g_free (text);
-  return load;
-}
-
 /* IOPS for 4 KiB requests, MB/s (10^6) for 1 MiB ones. */
 static double
 rate (const Workload *w, guint count, double seconds)
@@ -513,7 +483,7 @@ main (int argc, char **argv)
   }
   cfg.image_bytes = (guint64) image_mib << 20;
 
-  char *load_start = load_average ();
+  char *load_start = bench_load_average ();
   GDateTime *now = g_date_time_new_now_utc ();
   char *when = g_date_time_format (now, "%Y-%m-%d %H:%M UTC");
   g_date_time_unref (now);
@@ -581,7 +551,7 @@ main (int argc, char **argv)
     g_free (path);
   }
 
-  char *load_end = load_average ();
+  char *load_end = bench_load_average ();
   double total = (double) (g_get_monotonic_time () - bench_start) / G_USEC_PER_SEC;
   printf ("bench-image: %s, load average %s → %s, %d runs per side, %.0f s in all\n",
           when, load_start, load_end, cfg.runs, total);
@@ -600,7 +570,6 @@ main (int argc, char **argv)
           "| ---------- | ------------- | ----------------- | --------------- | ----------- | ---------- |\n");
   int missed = 0, cases = 0;
   for (guint k = 0; k < N_KINDS; k++) {
-    double start_s = median (startup[k]);
     char *label = g_strdup_printf ("%s %s", kinds[k].format,
                                    kinds[k].preallocated ? "prealloc" : "fresh");
     for (guint i = 0; i < N_WORKLOADS; i++) {
@@ -608,16 +577,17 @@ main (int argc, char **argv)
       guint count = request_count (&cfg, &kinds[k], w);
       if (!case_selected (&cfg, &kinds[k], w))
         continue;
-      /* Before median() sorts them: run r of each side ran next to the other's. */
+      /* Run r of each side ran next to the other's. */
       double low = G_MAXDOUBLE, high = 0;
       for (guint r = 0; r < ours[k][i]->len && r < qemu[k][i]->len; r++) {
         double pair = g_array_index (qemu[k][i], double, r) / g_array_index (ours[k][i], double, r);
         low = MIN (low, pair);
         high = MAX (high, pair);
       }
-      double r_ours = rate (w, count, median (ours[k][i]));
-      double r_qemu = rate (w, count, median (qemu[k][i]));
-      double r_wall = rate (w, count, median (qwall[k][i]) - start_s);
+      double r_ours = rate (w, count, bench_summarize (ours[k][i]).median);
+      double r_qemu = rate (w, count, bench_summarize (qemu[k][i]).median);
+      double start_s = bench_summarize (startup[k]).median;
+      double r_wall = rate (w, count, bench_summarize (qwall[k][i]).median - start_s);
       double ratio = r_qemu > 0 ? r_ours / r_qemu : -1;
       gboolean met = ratio >= GOAL_RATIO;
       missed += !met;
@@ -626,12 +596,12 @@ main (int argc, char **argv)
               label, w->name, w->request_bytes == 4096 ? "IOPS" : "MB/s",
               r_ours, r_qemu, r_wall);
       if (has_native (&kinds[k])) {
-        double r_native = rate (w, count, median (native[k][i]));
+        double r_native = rate (w, count, bench_summarize (native[k][i]).median);
         printf ("| %10.0f | %13.3f | %17.3f ", r_native, r_ours / r_native, r_qemu / r_native);
       } else {
         printf ("| %10s | %13s | %17s ", "n/a", "n/a", "n/a");
       }
-      printf ("| %15.3f | %5.2f–%-5.2f | %-10s |\n", ratio, low, high, met ? "met" : "MISSED");
+      printf ("| %15.3f | %5.2f–%-5.2f | %-10s |\n", ratio, low, high, bench_verdict (met));
     }
     g_free (label);
   }
@@ -639,7 +609,7 @@ main (int argc, char **argv)
   for (guint k = 0; k < N_KINDS; k++)
     if (startup[k]->len)
       printf ("%s %s %.3f s; ", kinds[k].format,
-              kinds[k].preallocated ? "prealloc" : "fresh", median (startup[k]));
+              kinds[k].preallocated ? "prealloc" : "fresh", bench_summarize (startup[k]).median);
   printf ("\n%d of %d cases missed the goal\n", missed, cases);
   g_free (load_end);
   g_free (load_start);

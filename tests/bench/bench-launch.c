@@ -20,6 +20,8 @@
 
 #include <glib.h>
 
+#include "bench-stats.h"
+
 extern char **environ;
 
 #define GOAL_MEDIAN_MS 10.0
@@ -204,35 +206,6 @@ out:
   return ok;
 }
 
-static int
-compare_doubles (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-typedef struct {
-  double median, min, max;
-} Summary;
-
-static Summary
-summarize (GArray *values)
-{
-  g_autoptr (GArray) sorted = g_array_copy (values);
-  guint n = sorted->len;
-  Summary s;
-
-  g_assert (n > 0);
-  g_array_sort (sorted, compare_doubles);
-  s.min = g_array_index (sorted, double, 0);
-  s.max = g_array_index (sorted, double, n - 1);
-  s.median = n % 2 ? g_array_index (sorted, double, n / 2)
-                   : (g_array_index (sorted, double, n / 2 - 1) +
-                      g_array_index (sorted, double, n / 2)) / 2.0;
-  return s;
-}
-
 /* VmHWM of this process in MiB, or -1 if /proc does not say. Not
  * getrusage (RUSAGE_SELF): that also counts the memory of whatever process
  * exec'd this one (meson's Python), for the same reason as below. */
@@ -250,14 +223,8 @@ own_peak_rss_mib (void)
   return g_ascii_strtod (line + strlen ("\nVmHWM:"), NULL) / 1024.0;
 }
 
-static const char *
-verdict (gboolean met)
-{
-  return met ? "met" : "MISSED";
-}
-
 static void
-print_row (const char *label, Summary s, const char *unit, const char *note)
+print_row (const char *label, BenchSummary s, const char *unit, const char *note)
 {
   g_print ("  %-34s %8.2f %8.2f %8.2f  %s%s%s\n", label, s.median, s.min,
            s.max, unit, *note ? "  " : "", note);
@@ -274,11 +241,11 @@ print_command (const Contender *c)
 static void
 report (const Contender *viv, const Contender *qemu, int runs, int settle_ms)
 {
-  Summary viv_wall = summarize (viv->wall_ms);
-  Summary qemu_wall = summarize (qemu->wall_ms);
-  Summary viv_rss = summarize (viv->peak_rss_mib);
-  Summary viv_overhead = summarize (viv->overhead_mib);
-  Summary qemu_rss = summarize (qemu->peak_rss_mib);
+  BenchSummary viv_wall = bench_summarize (viv->wall_ms);
+  BenchSummary qemu_wall = bench_summarize (qemu->wall_ms);
+  BenchSummary viv_rss = bench_summarize (viv->peak_rss_mib);
+  BenchSummary viv_overhead = bench_summarize (viv->overhead_mib);
+  BenchSummary qemu_rss = bench_summarize (qemu->peak_rss_mib);
   double ratio = viv_wall.median / qemu_wall.median;
   double hwm_mib;
   g_autofree char *note = NULL;
@@ -292,18 +259,18 @@ report (const Contender *viv, const Contender *qemu, int runs, int settle_ms)
   g_print ("\nlaunch -> exit, wall time          %8s %8s %8s\n", "median",
            "min", "max");
   note = g_strdup_printf ("goal <= %.0f ms median: %s", GOAL_MEDIAN_MS,
-                          verdict (viv_wall.median <= GOAL_MEDIAN_MS));
+                          bench_verdict (viv_wall.median <= GOAL_MEDIAN_MS));
   print_row ("vivctl", viv_wall, "ms", note);
   print_row ("qemu-system-x86_64", qemu_wall, "ms", "");
   g_print ("  %-34s %8.3f  (medians; goal <= %.2f: %s)\n", "ratio vivctl/qemu",
-           ratio, GOAL_RATIO_TO_QEMU, verdict (ratio <= GOAL_RATIO_TO_QEMU));
+           ratio, GOAL_RATIO_TO_QEMU, bench_verdict (ratio <= GOAL_RATIO_TO_QEMU));
 
   g_print ("\npeak RSS (wait4 ru_maxrss)          %8s %8s %8s\n", "median",
            "min", "max");
   print_row ("vivctl", viv_rss, "MiB", "");
   g_free (note);
   note = g_strdup_printf ("goal <= %.0f MiB: %s", GOAL_RSS_OVERHEAD_MIB,
-                          verdict (viv_overhead.median <= GOAL_RSS_OVERHEAD_MIB));
+                          bench_verdict (viv_overhead.median <= GOAL_RSS_OVERHEAD_MIB));
   print_row ("vivctl minus guest memory touched", viv_overhead, "MiB", note);
   g_free (note);
   note = g_strdup_printf ("(reference: QEMU ~%.0f MiB)", QEMU_RSS_REFERENCE_MIB);

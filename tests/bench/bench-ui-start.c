@@ -116,20 +116,16 @@ run_once (BenchDisplay *display, Contender *c, int kind, gboolean record,
 static void
 print_row (const char *label, GArray *values)
 {
-  g_autoptr (GArray) copy = g_array_copy (values);
-  double median = bench_median (copy);
-  double min = g_array_index (copy, double, 0);
-  double max = g_array_index (copy, double, copy->len - 1);
+  BenchSummary s = bench_summarize (values);
 
-  g_print ("  %-30s %9.1f %9.1f %9.1f ms\n", label, median, min, max);
+  g_print ("  %-30s %9.1f %9.1f %9.1f ms\n", label, s.median, s.min, s.max);
 }
 
 static gboolean
 report (Contender *viv, Contender *other, int kind)
 {
-  g_autoptr (GArray) a = g_array_copy (viv->drawn_ms[kind]);
-  g_autoptr (GArray) b = g_array_copy (other->drawn_ms[kind]);
-  double ratio = bench_median (a) / bench_median (b);
+  double ratio = bench_summarize (viv->drawn_ms[kind]).median
+                 / bench_summarize (other->drawn_ms[kind]).median;
   gboolean met = ratio <= GOAL_RATIO;
   g_autofree char *mapped_viv = g_strdup_printf ("%s mapped", viv->name);
   g_autofree char *mapped_other = g_strdup_printf ("%s mapped", other->name);
@@ -143,7 +139,7 @@ report (Contender *viv, Contender *other, int kind)
   print_row (drawn_viv, viv->drawn_ms[kind]);
   print_row (drawn_other, other->drawn_ms[kind]);
   g_print ("  %-30s %9.3f  (first frame medians; goal <= %.1f: %s)\n",
-           "ratio vivarium/virt-manager", ratio, GOAL_RATIO, met ? "met" : "MISSED");
+           "ratio vivarium/virt-manager", ratio, GOAL_RATIO, bench_verdict (met));
   return met;
 }
 
@@ -308,7 +304,7 @@ main (int argc, char **argv)
         all_met &= report (&viv, &other, WARM);
         if (!cold)
           g_print ("\n(cold start not measured: run as root to drop the page cache)\n");
-        g_print ("\ngoal vivarium <= %.1fx virt-manager: %s\n", GOAL_RATIO, all_met ? "met" : "MISSED");
+        g_print ("\ngoal vivarium <= %.1fx virt-manager: %s\n", GOAL_RATIO, bench_verdict (all_met));
       }
     else
       g_printerr ("bench-ui-start: %s\n", error->message);

@@ -46,28 +46,11 @@ bench_ui_now (void)
 void
 bench_print_load (const char *label)
 {
-  g_autofree char *text = NULL;
+  g_autofree char *load = bench_load_average ();
 
-  if (g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
-    g_print ("%s: load average %s", label, text);
+  g_print ("%s: load average %s\n", label, load);
 }
 
-double
-bench_median (GArray *values)
-{
-  guint n = values->len;
-  double *v = (double *) (void *) values->data;
-
-  g_return_val_if_fail (n > 0, 0);
-  for (guint i = 1; i < n; i++)
-    for (guint j = i; j > 0 && v[j - 1] > v[j]; j--)
-      {
-        double t = v[j];
-        v[j] = v[j - 1];
-        v[j - 1] = t;
-      }
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
-}
 
 /* ---- Processes ------------------------------------------------------------ */
 

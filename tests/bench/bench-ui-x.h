@@ -9,6 +9,8 @@
 #include <sys/types.h>
 #include <X11/Xlib.h>
 
+#include "bench-stats.h"
+
 typedef struct BenchDisplay BenchDisplay;
 
 /* Starts Xvfb (1600x1200x24, a free display number) and a session
@@ -78,5 +80,3 @@ void bench_print_load (const char *label);
 /* Seconds on CLOCK_MONOTONIC. */
 double bench_ui_now (void);
 
-/* Median of `values` (double), sorted in place. */
-double bench_median (GArray *values);

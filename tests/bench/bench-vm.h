@@ -7,6 +7,8 @@
 #include <glib.h>
 #include <sys/types.h>
 
+#include "bench-stats.h"
+
 /* What both VMMs must exit with: the probe writes 0 to the debug-exit port. */
 #define BENCH_EXPECTED_EXIT_STATUS 1
 #define BENCH_GUEST_MEMORY "256M"
@@ -57,18 +59,6 @@ GPtrArray *bench_vivctl_argv (const char *vivctl, const char *probe,
 /* An absolute path for `program` (a path or a name in PATH). */
 char *bench_resolve_program (const char *option, const char *program,
                              GError **error);
-
-typedef struct {
-  double median, min, max;
-} BenchSummary;
-
-BenchSummary bench_summarize (GArray *values /* double, not empty */);
-
-const char *bench_verdict (gboolean met);
-
-/* "0.52 1.74 1.49": /proc/loadavg's 1, 5 and 15 minute figures, or "?".
- * Printed with the results: other work on the host moves them a lot. */
-char *bench_load_average (void);
 
 /* "  host load average (1, 5, 15 min): ... at the start, ... at the end" */
 void bench_print_load (const char *at_start);

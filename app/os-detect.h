@@ -17,6 +17,7 @@ typedef enum {
   VIV_OS_DETECT_ERROR_NOT_MEDIA,    /* the file is not an ISO 9660 image */
   VIV_OS_DETECT_ERROR_UNKNOWN_OS,   /* media, but no OS in the database matches it */
   VIV_OS_DETECT_ERROR_NO_DATABASE,  /* libosinfo found no OS database (install osinfo-db) */
+  VIV_OS_DETECT_ERROR_UNAVAILABLE,  /* the libosinfo module could not be loaded */
 } VivOsDetectError;
 
 /* What an OS needs on x86_64; 0 where the database does not say. */

@@ -296,6 +296,33 @@ test_preload (void)
   g_test_trap_assert_passed ();
 }
 
+static gboolean
+libosinfo_mapped (void)
+{
+  g_autofree char *maps = NULL;
+  g_assert_true (g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL));
+  return strstr (maps, "libosinfo-1.0.so") != NULL;
+}
+
+/* libosinfo (with libsoup, ICU, SQLite... behind it) is loaded by the first
+ * detection, not at start: a process linked with the VM library, as
+ * vivctl and the app are, does not pay for it until it detects an OS. */
+static void
+test_loaded_on_first_use (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_assert_false (libosinfo_mapped ());
+      g_autoptr (GError) error = NULL;
+      g_autoptr (VivOsInfo) os = viv_os_lookup ("debian11", &error);
+      g_assert_no_error (error);
+      g_assert_true (libosinfo_mapped ());
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 /* viv_library_create_vm attaches the media read-only, last, and keeps the
  * OS id through the library's XML. */
 static void
@@ -363,6 +390,7 @@ main (int argc, char **argv)
   g_test_add_func ("/os-detect/list", test_list);
   g_test_add_func ("/os-detect/no-database", test_no_database);
   g_test_add_func ("/os-detect/preload", test_preload);
+  g_test_add_func ("/os-detect/loaded-on-first-use", test_loaded_on_first_use);
   g_test_add_func ("/os-detect/create-with-media", test_create_with_media);
   int status = g_test_run ();
   viv_test_remove_tree (tmp_dir);

@@ -1,8 +1,9 @@
 /* OS detection (os-detect.h).  The libosinfo part is a module,
  * os-detect-osinfo.c, loaded on first use: libosinfo and what it pulls in
- * (libsoup, ICU, SQLite, Kerberos...) cost every process linked with it
- * about 8 MiB and 4 ms at start, and most vivctl commands (run, disk, the
- * VM commands) never detect an OS. */
+ * (libsoup, libxslt, SQLite, Kerberos...) cost every process linked with
+ * it about 2 MiB and 2.5 ms at start (vivctl --help: 9.5 → 7.6 MiB, 6.3 →
+ * 3.6 ms), and most vivctl commands (run, disk, the VM commands) never
+ * detect an OS. */
 #include "os-detect.h"
 #include "os-detect-backend.h"
 

@@ -6,19 +6,9 @@
  * detect an OS. */
 #include "os-detect.h"
 #include "os-detect-backend.h"
+#include "companion.h"
 
 #include <gmodule.h>
-
-/* Where the module is: beside the build's own binaries when one of those
- * runs, else where it is installed. */
-static char *
-backend_path (void)
-{
-  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-  if (exe && g_str_has_prefix (exe, VIV_BUILD_ROOT "/"))
-    return g_strdup (VIV_OSINFO_MODULE_BUILD_PATH);
-  return g_build_filename (VIV_MODULE_DIR, VIV_OSINFO_MODULE_NAME, NULL);
-}
 
 static const VivOsBackend *
 backend (GError **error)
@@ -28,7 +18,8 @@ backend (GError **error)
   static char *failure;
   if (g_once_init_enter (&loaded))
     {
-      g_autofree char *path = backend_path ();
+      g_autofree char *path = viv_companion_path (NULL, VIV_OSINFO_MODULE_BUILD_PATH,
+                                                  VIV_OSINFO_MODULE_INSTALLED_PATH);
       GModule *module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
       gpointer get = NULL;
       if (module && g_module_symbol (module, "viv_os_backend", &get))

@@ -1,5 +1,6 @@
 #include "worker-client.h"
 #include "vm-definition.h"
+#include "companion.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -229,23 +230,7 @@ viv_worker_client_wait_exit (const VivWorkerInfo *info, guint timeout_ms, GError
 char *
 viv_worker_client_program_path (void)
 {
-  const char *env = g_getenv ("VIVARIUM_WORKER");
-  if (env && *env)
-    return g_strdup (env);
-  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
-  if (self)
-    {
-      /* In the build tree: build/app/vivctl, build/ui/vivarium, build/tests/… */
-      g_autofree char *here = g_path_get_dirname (self);
-      const char *const candidates[] = { "worker", "../app/worker", "../../app/worker" };
-      for (size_t i = 0; i < G_N_ELEMENTS (candidates); i++)
-        {
-          g_autofree char *path = g_build_filename (here, candidates[i], "vivarium-worker", NULL);
-          if (g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
-            return g_canonicalize_filename (path, NULL);
-        }
-    }
-  return g_strdup (VIV_WORKER_INSTALLED_PATH);
+  return viv_companion_path ("VIVARIUM_WORKER", VIV_WORKER_BUILD_PATH, VIV_WORKER_INSTALLED_PATH);
 }
 
 /* The end of what the worker logged since `offset`, for error messages. */

@@ -46,8 +46,8 @@ typedef struct VivWorkerInfo {
 void viv_worker_info_free (VivWorkerInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VivWorkerInfo, viv_worker_info_free)
 
-/* The worker program: $VIVARIUM_WORKER, else beside this program in the
- * build tree, else the installed one. */
+/* The worker program: $VIVARIUM_WORKER, else the build tree's when this
+ * program runs from the build tree, else the installed one. */
 char          *viv_worker_client_program_path (void);
 
 /* Starts a worker for VM `name` of the library at `library_root` (NULL:

@@ -1,6 +1,8 @@
 /* What the VM subcommands of vivctl (vivctl-vm.c, vivctl-console.c,
  * vivctl-stats.c, vivctl-top.c) share. */
 #pragma once
+#include <gmodule.h>
+
 #include "vivctl.h"
 #include "library.h"
 #include "worker-client.h"
@@ -22,17 +24,18 @@ int         vivctl_vm_report (const GError *error);
  * crashed or is not defined gets an error saying so (and what to do). */
 VivDBusMachine1 *vivctl_vm_connect (const char *name, VivWorkerInfo **info, GError **error);
 
-int vivctl_create   (int argc, char **argv);
-int vivctl_define   (int argc, char **argv);
-int vivctl_undefine (int argc, char **argv);
-int vivctl_dumpxml  (int argc, char **argv);
-int vivctl_list     (int argc, char **argv);
-int vivctl_start    (int argc, char **argv);
-int vivctl_shutdown (int argc, char **argv);
-int vivctl_poweroff (int argc, char **argv);
-int vivctl_pause    (int argc, char **argv);
-int vivctl_resume   (int argc, char **argv);
-int vivctl_reset    (int argc, char **argv);
-int vivctl_console  (int argc, char **argv);
-int vivctl_stats    (int argc, char **argv);
-int vivctl_top      (int argc, char **argv);
+/* The commands, which the module exports for vivctl.c. */
+G_MODULE_EXPORT int vivctl_create   (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_define   (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_undefine (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_dumpxml  (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_list     (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_start    (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_shutdown (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_poweroff (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_pause    (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_resume   (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_reset    (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_console  (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_stats    (int argc, char **argv);
+G_MODULE_EXPORT int vivctl_top      (int argc, char **argv);

@@ -1,33 +1,40 @@
 /* vivctl: the command-line client.  Each subcommand lives in its own file
- * and is dispatched from here. */
+ * and is dispatched from here.  The VM commands (create … top) are in a
+ * module, vivctl-vm.so, loaded only for them: they need the VM library's
+ * libraries (libvirt-gconfig, libxml2 with ICU, ncurses), which would
+ * otherwise cost `vivctl run` and `vivctl disk` about 2.8 MiB and 1.5 ms
+ * at every start. */
 #include "vivctl.h"
-#include "vivctl-vm.h"
+#include "companion.h"
 
+#include <gmodule.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
+typedef int (*VivctlCommand) (int argc, char **argv);
+
 static const struct {
   const char *name;
-  int (*run) (int argc, char **argv);
+  VivctlCommand run;  /* NULL: vivctl_<name> in the VM-commands module */
   const char *summary;
 } commands[] = {
   { "run", vivctl_run, "boot a kernel in the foreground, serial console on this terminal" },
   { "disk", vivctl_disk, "create, inspect, convert, resize, snapshot and clone disk images" },
-  { "create", vivctl_create, "define a new VM (kernel, memory, disks, NICs …)" },
-  { "define", vivctl_define, "define or update a VM from libvirt domain XML" },
-  { "undefine", vivctl_undefine, "remove a VM's definition (--remove-disks: its images too)" },
-  { "dumpxml", vivctl_dumpxml, "print a VM's libvirt domain XML" },
-  { "list", vivctl_list, "list the running VMs (--all: every VM; --json)" },
-  { "start", vivctl_start, "start a VM in the background" },
-  { "shutdown", vivctl_shutdown, "ask a VM's guest to shut down" },
-  { "poweroff", vivctl_poweroff, "stop a VM at once" },
-  { "pause", vivctl_pause, "pause a VM" },
-  { "resume", vivctl_resume, "resume a paused VM" },
-  { "reset", vivctl_reset, "reset a VM (it reboots)" },
-  { "console", vivctl_console, "attach this terminal to a VM's serial console (Ctrl-] leaves)" },
-  { "stats", vivctl_stats, "a VM's statistics (--watch, --json)" },
-  { "top", vivctl_top, "a live table of every VM, with keys to start, pause, resume, stop" },
+  { "create", NULL, "define a new VM (kernel, memory, disks, NICs …)" },
+  { "define", NULL, "define or update a VM from libvirt domain XML" },
+  { "undefine", NULL, "remove a VM's definition (--remove-disks: its images too)" },
+  { "dumpxml", NULL, "print a VM's libvirt domain XML" },
+  { "list", NULL, "list the running VMs (--all: every VM; --json)" },
+  { "start", NULL, "start a VM in the background" },
+  { "shutdown", NULL, "ask a VM's guest to shut down" },
+  { "poweroff", NULL, "stop a VM at once" },
+  { "pause", NULL, "pause a VM" },
+  { "resume", NULL, "resume a paused VM" },
+  { "reset", NULL, "reset a VM (it reboots)" },
+  { "console", NULL, "attach this terminal to a VM's serial console (Ctrl-] leaves)" },
+  { "stats", NULL, "a VM's statistics (--watch, --json)" },
+  { "top", NULL, "a live table of every VM, with keys to start, pause, resume, stop" },
 };
 
 static void
@@ -37,6 +44,24 @@ usage (FILE *out)
   for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-8s %s\n", commands[i].name, commands[i].summary);
   fprintf (out, "\nRun 'vivctl COMMAND --help' for a command's options.\n");
+}
+
+/* The VM command `name` from the module, or NULL after saying why. */
+static VivctlCommand
+vm_command (const char *name)
+{
+  g_autofree char *path = viv_companion_path (NULL, VIVCTL_VM_MODULE_BUILD_PATH,
+                                              VIVCTL_VM_MODULE_INSTALLED_PATH);
+  GModule *module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
+  g_autofree char *symbol = g_strconcat ("vivctl_", name, NULL);
+  gpointer command = NULL;
+  if (!module || !g_module_symbol (module, symbol, &command))
+    {
+      vivctl_fail ("cannot load the VM commands from %s (%s); reinstall Vivarium", path,
+                   g_module_error ());
+      return NULL;
+    }
+  return (VivctlCommand) command;
 }
 
 int
@@ -55,18 +80,11 @@ main (int argc, char **argv)
     }
   for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
     if (strcmp (argv[1], commands[i].name) == 0)
-      return commands[i].run (argc - 1, argv + 1);
+      {
+        VivctlCommand run = commands[i].run ? commands[i].run : vm_command (argv[1]);
+        return run ? run (argc - 1, argv + 1) : VIVCTL_EXIT_FAILURE;
+      }
 
   vivctl_fail ("unknown command '%s'; run 'vivctl --help' for the list", argv[1]);
   return VIVCTL_EXIT_USAGE;
-}
-
-void
-vivctl_fail (const char *format, ...)
-{
-  va_list args;
-  va_start (args, format);
-  g_autofree char *message = g_strdup_vprintf (format, args);
-  va_end (args);
-  fprintf (stderr, "vivctl: %s\n", message);
 }

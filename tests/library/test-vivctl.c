@@ -673,6 +673,27 @@ test_top (Fixture *f, gconstpointer data)
   g_ptr_array_set_size (f->started, 0);
 }
 
+/* `vivctl run` and `vivctl disk` start without the VM library's libraries
+ * and libosinfo: those come with the modules the VM commands and OS
+ * detection load.  The dynamic loader lists what vivctl itself needs. */
+static void
+test_lean_start (void)
+{
+  const char *argv[] = { vivctl_path (), "--help", NULL };
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "LD_TRACE_LOADED_OBJECTS", "1", TRUE);
+  g_autofree char *out = NULL;
+  g_autoptr (GError) error = NULL;
+  int status;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
+                               &status, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (out, "libglib-2.0.so"));
+  const char *const heavy[] = { "libvirt-gconfig", "libxml2", "libosinfo", "libncurses" };
+  for (size_t i = 0; i < G_N_ELEMENTS (heavy); i++)
+    if (strstr (out, heavy[i]))
+      g_error ("vivctl loads %s at start:\n%s", heavy[i], out);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -683,5 +704,6 @@ main (int argc, char **argv)
   ADD ("/vivctl/create-media", test_create_media);
   ADD ("/vivctl/lifecycle", test_lifecycle);
   ADD ("/vivctl/top", test_top);
+  g_test_add_func ("/vivctl/lean-start", test_lean_start);
   return g_test_run ();
 }

@@ -4,7 +4,7 @@
 char *
 viv_companion_path (const char *env_name, const char *build_path, const char *installed_path)
 {
-  const char *env = env_name ? g_getenv (env_name) : NULL;
+  const char *env = g_getenv (env_name);
   if (env && *env)
     return g_strdup (env);
   /* build/app/vivctl, build/ui/vivarium, build/tests/…: all under the root. */

@@ -5,7 +5,7 @@
 #pragma once
 #include <glib.h>
 
-/* $env_name when it is set and not empty (NULL: no variable), else
+/* $env_name when it is set and not empty, else
  * `build_path` when this program runs from the build tree it was built in,
  * else `installed_path`. */
 char *viv_companion_path (const char *env_name, const char *build_path,

@@ -18,7 +18,7 @@ backend (GError **error)
   static char *failure;
   if (g_once_init_enter (&loaded))
     {
-      g_autofree char *path = viv_companion_path (NULL, VIV_OSINFO_MODULE_BUILD_PATH,
+      g_autofree char *path = viv_companion_path ("VIVARIUM_OSINFO_MODULE", VIV_OSINFO_MODULE_BUILD_PATH,
                                                   VIV_OSINFO_MODULE_INSTALLED_PATH);
       GModule *module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
       gpointer get = NULL;

@@ -50,7 +50,7 @@ usage (FILE *out)
 static VivctlCommand
 vm_command (const char *name)
 {
-  g_autofree char *path = viv_companion_path (NULL, VIVCTL_VM_MODULE_BUILD_PATH,
+  g_autofree char *path = viv_companion_path ("VIVARIUM_VIVCTL_VM_MODULE", VIVCTL_VM_MODULE_BUILD_PATH,
                                               VIVCTL_VM_MODULE_INSTALLED_PATH);
   GModule *module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
   g_autofree char *symbol = g_strconcat ("vivctl_", name, NULL);

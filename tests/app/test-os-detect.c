@@ -323,6 +323,24 @@ test_loaded_on_first_use (void)
   g_test_trap_assert_passed ();
 }
 
+/* Without the module, detection fails with a message saying what to do. */
+static void
+test_module_missing (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_setenv ("VIVARIUM_OSINFO_MODULE", "/nonexistent/vivarium-osinfo.so", TRUE);
+      g_autoptr (GError) error = NULL;
+      g_assert_null (viv_os_lookup ("debian11", &error));
+      g_assert_error (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_UNAVAILABLE);
+      g_assert_nonnull (strstr (error->message, "/nonexistent/vivarium-osinfo.so"));
+      g_assert_nonnull (strstr (error->message, "reinstall Vivarium"));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 /* viv_library_create_vm attaches the media read-only, last, and keeps the
  * OS id through the library's XML. */
 static void
@@ -391,6 +409,7 @@ main (int argc, char **argv)
   g_test_add_func ("/os-detect/no-database", test_no_database);
   g_test_add_func ("/os-detect/preload", test_preload);
   g_test_add_func ("/os-detect/loaded-on-first-use", test_loaded_on_first_use);
+  g_test_add_func ("/os-detect/module-missing", test_module_missing);
   g_test_add_func ("/os-detect/create-with-media", test_create_with_media);
   int status = g_test_run ();
   viv_test_remove_tree (tmp_dir);

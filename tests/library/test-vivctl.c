@@ -694,6 +694,24 @@ test_lean_start (void)
       g_error ("vivctl loads %s at start:\n%s", heavy[i], out);
 }
 
+/* Without its module a VM command says what is missing and fails; run and
+ * disk, which do not need it, still work. */
+static void
+test_missing_module (Fixture *f, gconstpointer data)
+{
+  g_setenv ("VIVARIUM_VIVCTL_VM_MODULE", "/nonexistent/vivctl-vm.so", TRUE);
+  g_autofree char *out = NULL, *err = NULL;
+  int status = vivctl (f, &out, &err, "list", NULL);
+  g_autofree char *image = g_build_filename (f->tmp, "disk.raw", NULL);
+  int disk_status = vivctl (f, NULL, NULL, "disk", "create", "-f", "raw", image, "1M", NULL);
+  g_unsetenv ("VIVARIUM_VIVCTL_VM_MODULE");
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "cannot load the VM commands from /nonexistent/vivctl-vm.so"));
+  g_assert_nonnull (strstr (err, "reinstall Vivarium"));
+  g_assert_cmpint (disk_status, ==, 0);
+  g_assert_true (g_file_test (image, G_FILE_TEST_IS_REGULAR));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -705,5 +723,6 @@ main (int argc, char **argv)
   ADD ("/vivctl/lifecycle", test_lifecycle);
   ADD ("/vivctl/top", test_top);
   g_test_add_func ("/vivctl/lean-start", test_lean_start);
+  ADD ("/vivctl/missing-module", test_missing_module);
   return g_test_run ();
 }

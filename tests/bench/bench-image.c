@@ -2,7 +2,8 @@
  * through VivBlock (engine/block/block.h) against `qemu-img bench` on the
  * same images: raw and qcow2, each fresh (sparse / nothing allocated) and
  * preallocated (preallocation=full), with cache=none (O_DIRECT) and
- * io_uring on both sides.
+ * io_uring on both sides, and every request in flight using one shared
+ * buffer, as qemu-img's do (see request_buffer_new).
  *
  * qemu-img bench has no random mode: it steps the offset by -S bytes and
  * wraps it modulo the image size.  The "random" 4 KiB workloads use a large
@@ -22,12 +23,13 @@
  * this process on the same file, same buffer, offsets and depth, waiting
  * in io_uring_enter.  It is what the host gives any program, with no
  * block layer at all, and shows how far from the disk's own speed each
- * VMM side is.
+ * side is.
  *
  * Writes on a fresh image allocate, so the fresh images are recreated
  * before every run, for every side.  Runs are interleaved (the sides in
- * turn, which one goes first rotating from run to run) so drift
- * in the host's load or the disk's state hits both alike. */
+ * turn, which one goes first rotating from run to run) so drift in the
+ * host's load or the disk's state hits every side alike; each image is
+ * written back and dropped from the page cache before it is timed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -303,7 +303,8 @@ test_clone_full_raw (Fixture *fixture, gconstpointer data)
   const char *cmp[] = { "cmp", "a.raw", "b.raw", NULL };
   g_assert_cmpint (run_argv (fixture, cmp, &out, NULL), ==, 0);
   g_assert_cmpuint (file_size (fixture, "b.raw"), ==, GiB);
-  g_assert_cmpuint (allocated (fixture, "b.raw"), ==, allocated (fixture, "a.raw"));
+  /* Holes stay holes; the file system may add a block of its own. */
+  g_assert_cmpuint (allocated (fixture, "b.raw"), <=, allocated (fixture, "a.raw") + 64 * 1024);
 }
 
 /* One "vivctl: …" line says what was wrong (the engine may log more). */

@@ -26,7 +26,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "bench-stats.h"
+#include "bench-common.h"
 
 #define GOAL_LINKED_SECONDS 0.020
 #define LINKED_SOURCE_GIB 100
@@ -128,22 +128,6 @@ write_raw_source (const char *path, guint64 image_bytes, guint64 data_bytes, GEr
 }
 
 static gboolean
-run_quiet (char **argv, GError **error)
-{
-  int status;
-  char *err = NULL;
-  gboolean ok = g_spawn_sync (NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_SEARCH_PATH,
-                              NULL, NULL,
-                              NULL, &err, &status, error);
-  if (ok && !g_spawn_check_wait_status (status, error)) {
-    g_prefix_error (error, "%s: %s", argv[0], err ? err : "");
-    ok = FALSE;
-  }
-  g_free (err);
-  return ok;
-}
-
-static gboolean
 make_sources (const Config *cfg, GError **error)
 {
   char *raw = path_in (cfg, "source.raw");
@@ -155,7 +139,7 @@ make_sources (const Config *cfg, GError **error)
   g_unlink (qcow2);
   g_unlink (big);
   gboolean ok = write_raw_source (raw, cfg->image_bytes, cfg->data_bytes, error)
-                && run_quiet (convert, error) && run_quiet (create, error);
+                && bench_run_quiet (convert, error) && bench_run_quiet (create, error);
   g_free (size);
   g_free (big);
   g_free (qcow2);
@@ -182,20 +166,6 @@ make_durable (const Config *cfg, const char *path, GError **error)
   }
   close (fd);
   return TRUE;
-}
-
-static gboolean
-drop_page_cache (GError **error)
-{
-  const char *path = "/proc/sys/vm/drop_caches";
-  sync ();
-  int fd = open (path, O_WRONLY | O_CLOEXEC);
-  gboolean ok = fd >= 0 && write (fd, "3", 1) == 1;
-  if (!ok)
-    fail_errno ("Cannot write", path, error);
-  if (fd >= 0)
-    close (fd);
-  return ok;
 }
 
 static guint64
@@ -235,17 +205,17 @@ run_side (const Config *cfg, const Case *c, const Side *side, gboolean cold, gbo
   char **argv = side_argv (cfg, side, src, dst);
   double seconds = -1;
   g_unlink (dst);
-  if (cold && !drop_page_cache (error))
+  if (cold && !bench_drop_page_cache (error))
     goto out;
 
   gint64 start = g_get_monotonic_time ();
-  if (!run_quiet (argv, error) || !make_durable (cfg, dst, error))
+  if (!bench_run_quiet (argv, error) || !make_durable (cfg, dst, error))
     goto out;
   seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
 
   if (check && !c->linked) {
     char *compare[] = { cfg->qemu_img, "compare", "-q", src, dst, NULL };
-    if (!run_quiet (compare, error)) {
+    if (!bench_run_quiet (compare, error)) {
       g_prefix_error (error, "%s made a clone that differs from its source: ", side->name);
       seconds = -1;
       goto out;

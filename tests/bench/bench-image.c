@@ -43,7 +43,7 @@
 #include <glib/gstdio.h>
 #include <liburing.h>
 
-#include "bench-stats.h"
+#include "bench-common.h"
 #include "block/block.h"
 #include "block/qcow2.h"
 #include "kvm/iothread.h"
@@ -99,23 +99,6 @@ image_path (const Config *cfg, const ImageKind *kind)
   return path;
 }
 
-static gboolean
-run_quiet (char **argv, GError **error)
-{
-  int status;
-  char *err = NULL;
-  if (!g_spawn_sync (NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                     NULL, &err, &status, error))
-    return FALSE;
-  if (!g_spawn_check_wait_status (status, error)) {
-    g_prefix_error (error, "%s: %s", argv[0], err ? err : "");
-    g_free (err);
-    return FALSE;
-  }
-  g_free (err);
-  return TRUE;
-}
-
 /* Creating an image leaves it in the page cache, dirty: qemu-img writes
  * preallocation=full through it.  The first O_DIRECT request on a cached
  * range must wait for its writeback (io_uring then hands every request to
@@ -147,7 +130,7 @@ create_image (const Config *cfg, const ImageKind *kind, GError **error)
     char *size = g_strdup_printf ("%" G_GUINT64_FORMAT, cfg->image_bytes);
     char *argv[] = { cfg->qemu_img, "create", "-q", "-f", (char *) kind->format,
                      "-o", "preallocation=full", path, size, NULL };
-    ok = run_quiet (argv, error);
+    ok = bench_run_quiet (argv, error);
     g_free (size);
   } else if (g_str_equal (kind->format, "qcow2")) {
     VivQcow2CreateOptions options = { .size = cfg->image_bytes };

@@ -20,7 +20,7 @@
 
 #include <glib.h>
 
-#include "bench-stats.h"
+#include "bench-common.h"
 
 extern char **environ;
 

@@ -38,26 +38,6 @@ typedef struct {
 enum { WARM, COLD };
 
 static gboolean
-drop_caches (GError **error)
-{
-  int fd;
-
-  sync ();
-  fd = open ("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || write (fd, "3\n", 2) != 2)
-    {
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
-                   "Cannot drop the page cache (/proc/sys/vm/drop_caches): %s",
-                   g_strerror (errno));
-      if (fd >= 0)
-        close (fd);
-      return FALSE;
-    }
-  close (fd);
-  return TRUE;
-}
-
-static gboolean
 run_once (BenchDisplay *display, Contender *c, int kind, gboolean record,
           const char *log_path, GError **error)
 {
@@ -84,7 +64,7 @@ run_once (BenchDisplay *display, Contender *c, int kind, gboolean record,
           return FALSE;
         }
     }
-  if (kind == COLD && !drop_caches (error))
+  if (kind == COLD && !bench_drop_page_cache (error))
     return FALSE;
 
   start = bench_ui_now ();

@@ -9,7 +9,7 @@
 #include <sys/types.h>
 #include <X11/Xlib.h>
 
-#include "bench-stats.h"
+#include "bench-common.h"
 
 typedef struct BenchDisplay BenchDisplay;
 

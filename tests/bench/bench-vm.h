@@ -7,7 +7,7 @@
 #include <glib.h>
 #include <sys/types.h>
 
-#include "bench-stats.h"
+#include "bench-common.h"
 
 /* What both VMMs must exit with: the probe writes 0 to the debug-exit port. */
 #define BENCH_EXPECTED_EXIT_STATUS 1

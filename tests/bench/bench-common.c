@@ -1,4 +1,8 @@
-#include "bench-stats.h"
+#include "bench-common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 static int
 compare_doubles (gconstpointer a, gconstpointer b)
@@ -43,4 +47,39 @@ bench_load_average (void)
   if (g_strv_length (fields) < 4)
     return g_strdup ("?");
   return g_strdup_printf ("%s %s %s", fields[0], fields[1], fields[2]);
+}
+
+gboolean
+bench_run_quiet (char **argv, GError **error)
+{
+  int status;
+  g_autofree char *err = NULL;
+  if (!g_spawn_sync (NULL, argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_SEARCH_PATH,
+                     NULL, NULL, NULL, &err, &status, error))
+    return FALSE;
+  if (!g_spawn_check_wait_status (status, error))
+    {
+      g_prefix_error (error, "%s: %s", argv[0], err ? err : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+bench_drop_page_cache (GError **error)
+{
+  sync ();
+  int fd = open ("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write (fd, "3\n", 2) != 2)
+    {
+      int err = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (err),
+                   "Cannot drop the page cache (/proc/sys/vm/drop_caches): %s",
+                   g_strerror (err));
+      if (fd >= 0)
+        close (fd);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
 }

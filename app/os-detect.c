@@ -8,8 +8,6 @@
 #include "os-detect-backend.h"
 #include "companion.h"
 
-#include <gmodule.h>
-
 static const VivOsBackend *
 backend (GError **error)
 {
@@ -18,22 +16,15 @@ backend (GError **error)
   static char *failure;
   if (g_once_init_enter (&loaded))
     {
-      g_autofree char *path = viv_companion_path ("VIVARIUM_OSINFO_MODULE", VIV_OSINFO_MODULE_BUILD_PATH,
-                                                  VIV_OSINFO_MODULE_INSTALLED_PATH);
-      GModule *module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
-      gpointer get = NULL;
-      if (module && g_module_symbol (module, "viv_os_backend", &get))
-        {
-          g_module_make_resident (module);
-          found = ((const VivOsBackend *(*) (void)) get) ();
-        }
+      g_autoptr (GError) local_error = NULL;
+      const VivOsBackend *(*get) (void) =
+          viv_companion_module_symbol ("VIVARIUM_OSINFO_MODULE", VIV_OSINFO_MODULE_BUILD_PATH,
+                                       VIV_OSINFO_MODULE_INSTALLED_PATH, "the libosinfo backend",
+                                       "viv_os_backend", &local_error);
+      if (get)
+        found = get ();
       else
-        {
-          failure = g_strdup_printf ("cannot load %s (%s); reinstall Vivarium", path,
-                                     g_module_error ());
-          if (module)
-            g_module_close (module);
-        }
+        failure = g_strdup (local_error->message);
       g_once_init_leave (&loaded, 1);
     }
   if (!found)

@@ -7,7 +7,7 @@
 #include "vivctl.h"
 #include "companion.h"
 
-#include <gmodule.h>
+#include <gio/gio.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,18 +50,15 @@ usage (FILE *out)
 static VivctlCommand
 vm_command (const char *name)
 {
-  g_autofree char *path = viv_companion_path ("VIVARIUM_VIVCTL_VM_MODULE", VIVCTL_VM_MODULE_BUILD_PATH,
-                                              VIVCTL_VM_MODULE_INSTALLED_PATH);
-  GModule *module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
   g_autofree char *symbol = g_strconcat ("vivctl_", name, NULL);
-  gpointer command = NULL;
-  if (!module || !g_module_symbol (module, symbol, &command))
-    {
-      vivctl_fail ("cannot load the VM commands from %s (%s); reinstall Vivarium", path,
-                   g_module_error ());
-      return NULL;
-    }
-  return (VivctlCommand) command;
+  g_autoptr (GError) error = NULL;
+  VivctlCommand command =
+      viv_companion_module_symbol ("VIVARIUM_VIVCTL_VM_MODULE", VIVCTL_VM_MODULE_BUILD_PATH,
+                                   VIVCTL_VM_MODULE_INSTALLED_PATH, "the VM commands", symbol,
+                                   &error);
+  if (!command)
+    vivctl_fail ("%s", error->message);
+  return command;
 }
 
 int

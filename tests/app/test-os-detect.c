@@ -8,65 +8,14 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include "viv-test-fs.h"
+#include "viv-test-iso.h"
 
 static char *tmp_dir;
-
-/* An ISO at tmp_dir/name with these ids (NULL: none), holding a Debian
- * installer's kernel and initrd paths.  Skips the test without xorriso. */
-static char *
-make_iso (const char *name, const char *volume_id, const char *system_id, const char *publisher)
-{
-  g_autofree char *xorriso = g_find_program_in_path ("xorriso");
-  if (!xorriso)
-    {
-      g_test_skip ("xorriso is not installed (Debian: xorriso)");
-      return NULL;
-    }
-  g_autofree char *tree = g_build_filename (tmp_dir, "tree", "install.amd", NULL);
-  g_assert_cmpint (g_mkdir_with_parents (tree, 0700), ==, 0);
-  g_autofree char *kernel = g_build_filename (tree, "vmlinuz", NULL);
-  g_autofree char *initrd = g_build_filename (tree, "initrd.gz", NULL);
-  g_assert_true (g_file_set_contents (kernel, "kernel", -1, NULL));
-  g_assert_true (g_file_set_contents (initrd, "initrd", -1, NULL));
-
-  char *path = g_build_filename (tmp_dir, name, NULL);
-  g_autofree char *root = g_build_filename (tmp_dir, "tree", NULL);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, xorriso);
-  g_ptr_array_add (argv, "-as");
-  g_ptr_array_add (argv, "mkisofs");
-  g_ptr_array_add (argv, "-quiet");
-  g_ptr_array_add (argv, "-V");
-  g_ptr_array_add (argv, (char *) volume_id);
-  if (system_id)
-    {
-      g_ptr_array_add (argv, "-sysid");
-      g_ptr_array_add (argv, (char *) system_id);
-    }
-  if (publisher)
-    {
-      g_ptr_array_add (argv, "-publisher");
-      g_ptr_array_add (argv, (char *) publisher);
-    }
-  g_ptr_array_add (argv, "-o");
-  g_ptr_array_add (argv, path);
-  g_ptr_array_add (argv, root);
-  g_ptr_array_add (argv, NULL);
-  g_autofree char *err = NULL;
-  int status;
-  g_autoptr (GError) error = NULL;
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                               NULL, &err, &status, &error));
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("xorriso failed: %s", err);
-  return path;
-}
 
 static void
 test_debian (void)
 {
-  g_autofree char *iso = make_iso ("debian.iso", "Debian 11.5.0 amd64 n", NULL, NULL);
+  g_autofree char *iso = viv_test_make_iso (tmp_dir, "debian.iso", "Debian 11.5.0 amd64 n", NULL, NULL);
   if (!iso)
     return;
   g_autoptr (GError) error = NULL;
@@ -95,7 +44,7 @@ test_debian (void)
 static void
 test_system_and_publisher (void)
 {
-  g_autofree char *iso = make_iso ("alt.iso", "ALT Workstation 10.0 x86_64", "LINUX", "BASEALT LTD");
+  g_autofree char *iso = viv_test_make_iso (tmp_dir, "alt.iso", "ALT Workstation 10.0 x86_64", "LINUX", "BASEALT LTD");
   if (!iso)
     return;
   g_autoptr (GError) error = NULL;
@@ -104,7 +53,7 @@ test_system_and_publisher (void)
   g_assert_cmpstr (os->id, ==, "http://altlinux.org/alt/10.0");
   g_assert_cmpstr (os->kernel_path, ==, "boot/vmlinuz");
 
-  g_autofree char *other = make_iso ("alt-other.iso", "ALT Workstation 10.0 x86_64", "LINUX", "SOMEONE ELSE");
+  g_autofree char *other = viv_test_make_iso (tmp_dir, "alt-other.iso", "ALT Workstation 10.0 x86_64", "LINUX", "SOMEONE ELSE");
   g_autoptr (VivOsInfo) none = viv_os_detect_media (other, NULL, &error);
   g_assert_null (none);
   g_assert_error (error, VIV_OS_DETECT_ERROR, VIV_OS_DETECT_ERROR_UNKNOWN_OS);
@@ -113,7 +62,7 @@ test_system_and_publisher (void)
 static void
 test_unknown (void)
 {
-  g_autofree char *iso = make_iso ("mine.iso", "HOLIDAY PHOTOS", NULL, NULL);
+  g_autofree char *iso = viv_test_make_iso (tmp_dir, "mine.iso", "HOLIDAY PHOTOS", NULL, NULL);
   if (!iso)
     return;
   g_autoptr (GError) error = NULL;
@@ -157,7 +106,7 @@ detected_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 test_async (void)
 {
-  g_autofree char *iso = make_iso ("debian-async.iso", "Debian 11.6.0 amd64 1", NULL, NULL);
+  g_autofree char *iso = viv_test_make_iso (tmp_dir, "debian-async.iso", "Debian 11.6.0 amd64 1", NULL, NULL);
   if (!iso)
     return;
   g_autoptr (GAsyncResult) result = NULL;
@@ -346,7 +295,7 @@ test_module_missing (void)
 static void
 test_create_with_media (void)
 {
-  g_autofree char *iso = make_iso ("install.iso", "Debian 11.5.0 amd64 n", NULL, NULL);
+  g_autofree char *iso = viv_test_make_iso (tmp_dir, "install.iso", "Debian 11.5.0 amd64 n", NULL, NULL);
   if (!iso)
     return;
   g_autofree char *root = g_build_filename (tmp_dir, "library", NULL);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "viv-test-fs.h"
+#include "viv-test-iso.h"
 
 typedef struct {
   char *tmp;
@@ -138,39 +139,15 @@ list_state (Fixture *f, const char *name)
 
 /* ---- The library through vivctl ------------------------------------------- */
 
-/* An ISO 9660 image at f->tmp/name with this volume id (xorriso); NULL
- * (the test skipped) without xorriso. */
-static char *
-make_iso (Fixture *f, const char *name, const char *volume_id)
-{
-  g_autofree char *xorriso = g_find_program_in_path ("xorriso");
-  if (!xorriso)
-    {
-      g_test_skip ("xorriso is not installed (Debian: xorriso)");
-      return NULL;
-    }
-  g_autofree char *tree = g_build_filename (f->tmp, "iso-tree", NULL);
-  g_autofree char *readme = g_build_filename (tree, "README", NULL);
-  g_assert_cmpint (g_mkdir_with_parents (tree, 0700), ==, 0);
-  g_assert_true (g_file_set_contents (readme, "installer", -1, NULL));
-  char *path = g_build_filename (f->tmp, name, NULL);
-  const char *argv[] = { xorriso, "-as", "mkisofs", "-quiet", "-V", volume_id, "-o", path, tree, NULL };
-  int status;
-  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
-                               NULL, NULL, NULL, NULL, &status, NULL));
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-  return path;
-}
-
 /* create --media detects the OS (libosinfo) and attaches the ISO
  * read-only; --os names the OS instead. */
 static void
 test_create_media (Fixture *f, gconstpointer data)
 {
-  g_autofree char *iso = make_iso (f, "debian.iso", "Debian 11.5.0 amd64 n");
+  g_autofree char *iso = viv_test_make_iso (f->tmp, "debian.iso", "Debian 11.5.0 amd64 n", NULL, NULL);
   if (!iso)
     return;
-  g_autofree char *other = make_iso (f, "photos.iso", "HOLIDAY PHOTOS");
+  g_autofree char *other = viv_test_make_iso (f->tmp, "photos.iso", "HOLIDAY PHOTOS", NULL, NULL);
 
   g_autofree char *out = NULL, *err = NULL;
   g_assert_cmpint (vivctl (f, &out, &err, "create", "inst", "--kernel", probe_elf (), "--media", iso, NULL), ==, 0);

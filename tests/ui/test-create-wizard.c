@@ -12,6 +12,7 @@
 #include "block/qcow2.h"
 #include "os-detect.h"
 #include "ui-test-util.h"
+#include "viv-test-iso.h"
 #include "vivarium-create-wizard.h"
 #include "vm-create.h"
 
@@ -167,44 +168,15 @@ wizard_gone (gpointer data)
 
 static char *media_dir;   /* made on first use */
 
-/* An ISO 9660 image in media_dir with this volume id, made by xorriso;
- * NULL (the test skipped) without it. */
+/* An ISO 9660 image in media_dir (the test's private data directory,
+ * removed at exit); NULL, and the test skipped, without xorriso. */
 static char *
 make_iso (const char *name,
           const char *volume_id)
 {
-  g_autofree char *xorriso = g_find_program_in_path ("xorriso");
-  g_autofree char *tree = NULL;
-  g_autofree char *kernel = NULL;
-  g_autofree char *err = NULL;
-  g_autoptr (GError) error = NULL;
-  char *path;
-  int status;
-
-  if (xorriso == NULL)
-    {
-      g_test_skip ("xorriso is not installed (Debian: xorriso)");
-      return NULL;
-    }
-  /* In the test's private data directory, removed at exit. */
   if (media_dir == NULL)
     media_dir = g_build_filename (g_get_user_data_dir (), "media", NULL);
-  tree = g_build_filename (media_dir, "tree", "install.amd", NULL);
-  g_assert_cmpint (g_mkdir_with_parents (tree, 0700), ==, 0);
-  kernel = g_build_filename (tree, "vmlinuz", NULL);
-  g_assert_true (g_file_set_contents (kernel, "kernel", -1, NULL));
-  path = g_build_filename (media_dir, name, NULL);
-  {
-    g_autofree char *root = g_build_filename (media_dir, "tree", NULL);
-    const char *argv[] = { xorriso, "-as", "mkisofs", "-quiet", "-V", volume_id, "-o", path, root, NULL };
-
-    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                                 NULL, &err, &status, &error));
-  }
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("xorriso failed: %s", err);
-  return path;
+  return viv_test_make_iso (media_dir, name, volume_id, NULL, NULL);
 }
 
 static gboolean

@@ -290,6 +290,18 @@ start_reads (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Starts the reads on the I/O thread and waits until they are done. */
+static void
+run_reads (VivIoThread *thread, ReadLoop *loop)
+{
+  loop->finished = false;
+  g_main_context_invoke (viv_io_thread_context (thread), start_reads, loop);
+  g_mutex_lock (&loop->lock);
+  while (!loop->finished)
+    g_cond_wait (&loop->cond, &loop->lock);
+  g_mutex_unlock (&loop->lock);
+}
+
 /* Reads one after the other from the I/O thread's own callbacks (as a
  * guest at queue depth 1 does): each completion is seen, polled or not. */
 static void
@@ -312,23 +324,14 @@ test_aio_reads (void)
   ReadLoop loop = { .aio = aio, .fd = fd, .wanted = 20000 };
   g_mutex_init (&loop.lock);
   g_cond_init (&loop.cond);
-  g_main_context_invoke (viv_io_thread_context (thread), start_reads, &loop);
-  g_mutex_lock (&loop.lock);
-  while (!loop.finished)
-    g_cond_wait (&loop.cond, &loop.lock);
-  g_mutex_unlock (&loop.lock);
+  run_reads (thread, &loop);
   g_assert_cmpint (loop.error, ==, 0);
   g_assert_cmpuint (loop.done, ==, loop.wanted);
 
   /* After a pause (the thread asleep), one more read still completes. */
   g_usleep (50000);
-  loop.finished = false;
   loop.wanted++;
-  g_main_context_invoke (viv_io_thread_context (thread), start_reads, &loop);
-  g_mutex_lock (&loop.lock);
-  while (!loop.finished)
-    g_cond_wait (&loop.cond, &loop.lock);
-  g_mutex_unlock (&loop.lock);
+  run_reads (thread, &loop);
   g_assert_cmpint (loop.error, ==, 0);
 
   viv_aio_free (aio);

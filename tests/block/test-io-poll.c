@@ -6,6 +6,7 @@
 #include "kvm/iothread.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -149,6 +150,23 @@ thread_cpu_ticks (gint tid)
   return utime + stime;
 }
 
+/* Puts thread `tid` (0: the calling one) on the `nth` CPU of `allowed`;
+ * false when there is no such CPU. */
+static bool
+pin_to_cpu (gint tid, const cpu_set_t *allowed, int nth)
+{
+  cpu_set_t one;
+  CPU_ZERO (&one);
+  for (int cpu = 0, seen = 0; cpu < CPU_SETSIZE; cpu++)
+    if (CPU_ISSET (cpu, allowed) && seen++ == nth)
+      {
+        CPU_SET (cpu, &one);
+        g_assert_no_errno (sched_setaffinity (tid, sizeof one, &one));
+        return true;
+      }
+  return false;
+}
+
 /* Work that comes a few µs after the last is taken by polling, without a
  * notification; once it stops coming, the thread goes back to sleep. */
 static void
@@ -160,6 +178,27 @@ test_polls_then_sleeps (void)
   VivIoPoller *poller = viv_io_poller_add (viv_io_thread_context (thread), &work_ops, &q,
                                            work_destroy);
   g_assert_nonnull (poller);
+
+  /* A CPU each for the I/O thread and this one, which posts the work:
+   * sharing one, this thread's every wake-up preempts the polling thread,
+   * which then rightly backs off, and how often the scheduler put them
+   * together decided whether the test passed. */
+  cpu_set_t allowed;
+  g_assert_no_errno (sched_getaffinity (0, sizeof allowed, &allowed));
+  post (&q);
+  g_assert_true (wait_until_taken (&q, 5));
+  while (g_atomic_int_get (&q.tid) == 0)  /* set just after the work is taken */
+    g_usleep (10);
+  if (CPU_COUNT (&allowed) < 2)
+    {
+      g_test_skip ("needs two CPUs: polling only pays when the thread has a CPU of its own");
+      viv_io_poller_remove (poller);
+      viv_io_thread_free (thread);
+      work_queue_clear (&q);
+      return;
+    }
+  g_assert_true (pin_to_cpu (0, &allowed, 0));
+  g_assert_true (pin_to_cpu (g_atomic_int_get (&q.tid), &allowed, 1));
 
   /* Back to back, as a guest at queue depth 1 resubmits: the window
    * grows from the short sleeps, then polling takes the work.  A busy
@@ -194,6 +233,7 @@ test_polls_then_sleeps (void)
   viv_io_thread_free (thread);
   g_assert_cmpint (q.destroyed, ==, 1);
   work_queue_clear (&q);
+  g_assert_no_errno (sched_setaffinity (0, sizeof allowed, &allowed));
 }
 
 static gboolean
